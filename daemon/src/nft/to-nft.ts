@@ -1,0 +1,91 @@
+/**
+ * Plan → nft JSON. Pure. Owns every nft 1.0.6 JSON trap:
+ * - chain `prio` is an integer ("srcnat" silently creates a regular chain with no hook);
+ * - interval sets have no JSON auto-merge before v1.1.0, so elements must already be collapsed
+ *   (one overlap aborts the whole batch with "conflicting intervals specified");
+ * - `destroy` does not exist, so an atomic replace is add + delete + add in one transaction,
+ *   which works whether or not the table exists and rolls back entirely on any kernel error;
+ * - table/chain comments are silently ignored before v1.0.8, so objects are identified by name.
+ */
+import { formatIp, type Cidr } from '../net/cidr.js';
+import { CHAIN_NAME, CHAIN_PRIORITY, SET_NAME, TABLE_NAME, type Match, type NftTableFamily, type Plan, type PlanRule, type PlanTable } from '../plan/plan.js';
+import type { NftBatch, NftCommand, NftExpr, NftRule, NftSetElement } from './types.js';
+
+const ALL_FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
+
+export function cidrElement(c: Cidr): NftSetElement {
+  return { prefix: { addr: formatIp(c.family, c.addr), len: c.len } };
+}
+
+function payloadField(family: NftTableFamily, field: 'saddr' | 'daddr'): NftExpr {
+  return { payload: { protocol: family, field } };
+}
+
+function matchExpr(family: NftTableFamily, m: Match): NftExpr {
+  switch (m.kind) {
+    case 'daddr-local':
+      // Native form of iptables' `-m addrtype --dst-type LOCAL`; accepted in nat postrouting.
+      return { match: { op: '==', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' } };
+    case 'daddr':
+    case 'saddr':
+      return { match: { op: '==', left: payloadField(family, m.kind), right: cidrElement(m.cidr) } };
+    case 'daddr-in-set':
+      return { match: { op: '==', left: payloadField(family, 'daddr'), right: `@${SET_NAME}` } };
+  }
+}
+
+export function ruleExprs(family: NftTableFamily, rule: PlanRule): NftExpr[] {
+  const expr = rule.match.map((m) => matchExpr(family, m));
+  expr.push({ counter: null });
+  if (rule.verdict.kind === 'return') {
+    expr.push({ return: null });
+  } else {
+    expr.push({ masquerade: rule.verdict.fullyRandom ? { flags: ['fully-random'] } : null });
+  }
+  return expr;
+}
+
+export function tableRules(t: PlanTable): NftRule[] {
+  return t.rules.map((r) => ({ family: t.family, table: TABLE_NAME, chain: CHAIN_NAME, comment: r.comment, expr: ruleExprs(t.family, r) }));
+}
+
+function tableCommands(t: PlanTable): NftCommand[] {
+  const cmds: NftCommand[] = [{ add: { table: { family: t.family, name: TABLE_NAME } } }];
+  cmds.push({
+    add: {
+      set: {
+        family: t.family,
+        table: TABLE_NAME,
+        name: SET_NAME,
+        type: t.ipFamily === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr',
+        flags: ['interval'],
+        ...(t.set.length > 0 ? { elem: t.set.map(cidrElement) } : {}),
+      },
+    },
+  });
+  cmds.push({
+    add: {
+      chain: { family: t.family, table: TABLE_NAME, name: CHAIN_NAME, type: 'nat', hook: 'postrouting', prio: CHAIN_PRIORITY, policy: 'accept' },
+    },
+  });
+  for (const rule of tableRules(t)) cmds.push({ add: { rule } });
+  return cmds;
+}
+
+/** add + delete: removes the table if it exists and is a no-op otherwise (no `destroy` on 1.0.6). */
+function removeTableCommands(family: NftTableFamily): NftCommand[] {
+  return [{ add: { table: { family, name: TABLE_NAME } } }, { delete: { table: { family, name: TABLE_NAME } } }];
+}
+
+/** One transaction that replaces our tables with exactly what the plan says. */
+export function planToBatch(plan: Plan): NftBatch {
+  const nftables: NftCommand[] = [{ metainfo: { json_schema_version: 1 } }];
+  for (const family of ALL_FAMILIES) nftables.push(...removeTableCommands(family));
+  for (const t of plan.tables) nftables.push(...tableCommands(t));
+  return { nftables };
+}
+
+/** One transaction that deletes our tables (both families), whether or not they exist. */
+export function cleanupBatch(): NftBatch {
+  return { nftables: [{ metainfo: { json_schema_version: 1 } }, ...ALL_FAMILIES.flatMap(removeTableCommands)] };
+}

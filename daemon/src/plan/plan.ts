@@ -1,0 +1,137 @@
+/**
+ * Config + Facts → Plan: the ordered list of typed rules our tables must hold. Pure.
+ *
+ * The Plan is the single source of truth: the nft JSON batch (nft/to-nft.ts), the expected
+ * read-back form (nft/normalize.ts) and `explain` (plan/explain.ts) are all derived from it,
+ * so what we install and what we say we install cannot drift apart.
+ *
+ * The chain is ip-masq-agent's IP-MASQ-AGENT chain in nft form: its jump condition
+ * (`addrtype ! --dst-type LOCAL`) becomes the first rule (local destinations return), then
+ * link-local, then the non-masquerade CIDRs as ONE interval-set lookup instead of one rule
+ * per CIDR, then masquerade. Every rule before masquerade is a plain return on a destination,
+ * so a set lookup is semantically identical to upstream's ordered RETURN rules.
+ */
+import type { Config } from '../config/schema.js';
+import type { Cidr, IpFamily } from '../net/cidr.js';
+
+/** Our table name in both the ip and ip6 families. */
+export const TABLE_NAME = 'ip-masq';
+export const CHAIN_NAME = 'postrouting';
+export const SET_NAME = 'nomasq';
+/**
+ * After iptables' nat POSTROUTING (100), like ip-masq-agent's jump appended at the end of
+ * POSTROUTING. A fixed integer: on equal priorities the most recently registered chain runs
+ * first, and our atomic replace re-registers the chain on every change, so equal priority
+ * would make the order flip with every apply.
+ */
+export const CHAIN_PRIORITY = 110;
+
+export type NftTableFamily = 'ip' | 'ip6';
+
+export const LINK_LOCAL: Record<IpFamily, Cidr> = {
+  ipv4: { family: 'ipv4', addr: 0xa9fe0000n, len: 16 }, // 169.254.0.0/16
+  ipv6: { family: 'ipv6', addr: 0xfe80n << 112n, len: 10 }, // fe80::/10
+};
+
+/** Pod network facts (from flannel's subnet.env or the config's overrides), per family. */
+export interface PodNetwork {
+  /** The cluster-wide pod network (FLANNEL_NETWORK). */
+  network: Cidr;
+  /** This node's pod subnet (FLANNEL_SUBNET). */
+  subnet: Cidr;
+}
+
+export interface PlanFacts {
+  podNetwork: Partial<Record<IpFamily, PodNetwork>>;
+}
+
+export const NO_FACTS: PlanFacts = { podNetwork: {} };
+
+export type Match =
+  /** `fib daddr type local`: the destination is an address of this node. */
+  | { kind: 'daddr-local' }
+  | { kind: 'daddr'; cidr: Cidr }
+  | { kind: 'saddr'; cidr: Cidr }
+  /** `daddr @nomasq`: the destination is in our non-masquerade set. */
+  | { kind: 'daddr-in-set' };
+
+export type Verdict = { kind: 'return' } | { kind: 'masquerade'; fullyRandom: boolean };
+
+export type RuleId = 'local' | 'pod-to-pod' | 'node-pod-subnet' | 'link-local' | 'non-masquerade' | 'masquerade';
+
+export interface PlanRule {
+  id: RuleId;
+  /** Installed as the nft rule comment (≤ 128 bytes) and shown by `explain`/`status`. */
+  comment: string;
+  match: Match[];
+  verdict: Verdict;
+}
+
+export interface PlanTable {
+  family: NftTableFamily;
+  ipFamily: IpFamily;
+  /** Collapsed, sorted, non-overlapping: nft 1.0.6 JSON aborts on overlapping intervals. */
+  set: Cidr[];
+  rules: PlanRule[];
+}
+
+export interface Plan {
+  /** Tables that must exist, in order (ip before ip6). */
+  tables: PlanTable[];
+  /** Families whose table must NOT exist (IPv6 while enableIPv6 is false). */
+  absent: NftTableFamily[];
+}
+
+export const COMMENTS: Record<RuleId, string> = {
+  local: 'ip-masq: destination is local to this node',
+  'pod-to-pod': 'ip-masq: pod to pod inside the cluster network is not subject to MASQUERADE',
+  'node-pod-subnet': "ip-masq: traffic to this node's pod subnet is not subject to MASQUERADE",
+  'link-local': 'ip-masq: link-local is not subject to MASQUERADE',
+  'non-masquerade': 'ip-masq: nonMasqueradeCIDRs are not subject to MASQUERADE',
+  masquerade: 'ip-masq: outbound traffic is subject to MASQUERADE (must be last in chain)',
+};
+
+const ret: Verdict = { kind: 'return' };
+
+function planTable(config: Config, facts: PlanFacts, ipFamily: IpFamily): PlanTable {
+  const rules: PlanRule[] = [{ id: 'local', comment: COMMENTS.local, match: [{ kind: 'daddr-local' }], verdict: ret }];
+
+  // flannel's own RETURN rules, kept even when the cluster network is missing from
+  // nonMasqueradeCIDRs: removing flannel's MASQUERADE must not start NATing pod-to-pod traffic.
+  const pods = facts.podNetwork[ipFamily];
+  if (pods) {
+    rules.push({
+      id: 'pod-to-pod',
+      comment: COMMENTS['pod-to-pod'],
+      match: [
+        { kind: 'saddr', cidr: pods.network },
+        { kind: 'daddr', cidr: pods.network },
+      ],
+      verdict: ret,
+    });
+    rules.push({ id: 'node-pod-subnet', comment: COMMENTS['node-pod-subnet'], match: [{ kind: 'daddr', cidr: pods.subnet }], verdict: ret });
+  }
+
+  const masqLinkLocal = ipFamily === 'ipv4' ? config.masqLinkLocal : config.masqLinkLocalIPv6;
+  if (!masqLinkLocal) {
+    rules.push({ id: 'link-local', comment: COMMENTS['link-local'], match: [{ kind: 'daddr', cidr: LINK_LOCAL[ipFamily] }], verdict: ret });
+  }
+
+  const set = config.collapsed[ipFamily];
+  // An empty interval set would still work, but a rule that can never match only costs a
+  // lookup per new flow and confuses `status`; leave it out.
+  if (set.length > 0) {
+    rules.push({ id: 'non-masquerade', comment: COMMENTS['non-masquerade'], match: [{ kind: 'daddr-in-set' }], verdict: ret });
+  }
+
+  rules.push({ id: 'masquerade', comment: COMMENTS.masquerade, match: [], verdict: { kind: 'masquerade', fullyRandom: config.randomFully } });
+
+  return { family: ipFamily === 'ipv4' ? 'ip' : 'ip6', ipFamily, set, rules };
+}
+
+/** The rules our tables must hold for this config and these facts. */
+export function buildPlan(config: Config, facts: PlanFacts = NO_FACTS): Plan {
+  const tables = [planTable(config, facts, 'ipv4')];
+  if (config.enableIPv6) tables.push(planTable(config, facts, 'ipv6'));
+  return { tables, absent: config.enableIPv6 ? [] : ['ip6'] };
+}
