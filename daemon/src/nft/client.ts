@@ -5,6 +5,10 @@
  *   (no CAP_NET_ADMIN), NFT_FAILED (anything else, with nft's stderr).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NftError } from '../errors.js';
 import type { NftBatch, NftListing, NftObject } from './types.js';
 
@@ -40,11 +44,11 @@ export class NftClient {
     return [...this.argv, ...args].join(' ');
   }
 
-  private spawnNft(args: readonly string[], stdin: string | undefined): Promise<RunResult> {
+  private spawnNft(args: readonly string[], stdinFd: number | null): Promise<RunResult> {
     const [cmd, ...prefix] = this.argv as [string, ...string[]];
     const argv = [...this.argv, ...args];
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, [...prefix, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(cmd, [...prefix, ...args], { stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -65,19 +69,43 @@ export class NftClient {
           reject(new NftError('NFT_FAILED', `cannot run ${cmd}: ${e.message}`, { argv, exitStatus: null, stderr: '', cause: e }));
         }
       });
-      // nft may exit before reading all of a large batch (parse error); that is reported by
-      // its exit status, not by this pipe error.
-      child.stdin.on('error', () => undefined);
       child.on('close', (status) => {
         resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       });
-      child.stdin.end(stdin ?? '');
     });
+  }
+
+  /**
+   * Runs nft with `data` as its standard input. `nft -f -` opens /dev/stdin by path, which
+   * fails with ENXIO on the socketpair Node uses for a 'pipe' stdio, and Node cannot make a
+   * pipe(2). So the batch goes into an anonymous file: created 0600 in the temp directory,
+   * unlinked at once, and handed to nft as fd 0 (its own read offset starts at 0).
+   */
+  private async spawnWithStdin(args: readonly string[], data: string): Promise<RunResult> {
+    const path = join(tmpdir(), `ip-masq-batch-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const writer = await open(path, 'wx', 0o600);
+    let reader;
+    try {
+      reader = await open(path, 'r');
+      await unlink(path);
+      await writer.writeFile(data, 'utf8');
+    } catch (e) {
+      await reader?.close();
+      await unlink(path).catch(() => undefined);
+      throw new NftError('NFT_FAILED', `cannot stage the nft batch in ${tmpdir()}: ${(e as Error).message}`, { argv: [...this.argv, ...args], exitStatus: null, stderr: '', cause: e });
+    } finally {
+      await writer.close();
+    }
+    try {
+      return await this.spawnNft(args, reader.fd);
+    } finally {
+      await reader.close();
+    }
   }
 
   /** Runs nft with `args`; resolves with stdout, rejects with a classified NftError. */
   async run(args: readonly string[], stdin?: string): Promise<string> {
-    const r = await this.spawnNft(args, stdin);
+    const r = stdin === undefined ? await this.spawnNft(args, null) : await this.spawnWithStdin(args, stdin);
     const stderr = r.stderr
       .split('\n')
       .filter((l) => l.trim() !== '' && !IPTABLES_MANAGED_WARNING.test(l))
