@@ -1,0 +1,158 @@
+/**
+ * A long-running `nft -j monitor` child: one JSON object per line (`{"add":{"rule":{…}}}`,
+ * `{"delete":{"table":{…}}}`), flushed per event (nft 1.0.6). It tells the daemon at once when
+ * someone deletes, flushes or edits our tables (Debian's nftables.service runs `flush ruleset`)
+ * or when flannel re-adds a MASQUERADE rule, so drift heals in milliseconds rather than at the
+ * next resync.
+ *
+ * The child is run with the same argv prefix as the NftClient (so tests can run it inside a
+ * network namespace), restarted with backoff when it dies, and killed on stop().
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Backoff } from '../daemon/backoff.js';
+
+/** One monitor event, reduced to what the daemon routes on. */
+export interface MonitorEvent {
+  /** 'add' | 'delete' | 'replace' | … (the top-level key nft printed). */
+  op: string;
+  /** 'table' | 'chain' | 'rule' | 'set' | 'element' | … */
+  kind: string;
+  family: string;
+  /** The table the object lives in (the table's own name for table events). */
+  table: string;
+  chain?: string;
+  /** The object as nft printed it. */
+  object: Record<string, unknown>;
+}
+
+/** Parses one monitor line; null for anything that is not a single object event. */
+export function parseMonitorLine(line: string): MonitorEvent | null {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith('{')) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(trimmed);
+  } catch {
+    return null;
+  }
+  if (!parsed || typeof parsed !== 'object') return null;
+  const [op, body] = Object.entries(parsed as Record<string, unknown>)[0] ?? [];
+  if (!op || !body || typeof body !== 'object') return null;
+  const [kind, object] = Object.entries(body as Record<string, unknown>)[0] ?? [];
+  if (!kind || !object || typeof object !== 'object') return null;
+  const o = object as Record<string, unknown>;
+  const family = typeof o.family === 'string' ? o.family : '';
+  const table = kind === 'table' ? o.name : o.table;
+  if (typeof table !== 'string') return null;
+  const ev: MonitorEvent = { op, kind, family, table, object: o };
+  if (typeof o.chain === 'string') ev.chain = o.chain;
+  return ev;
+}
+
+/** The tables ip-masq owns: `ip ip-masq` and `ip6 ip-masq`. */
+export function touchesOwnTables(ev: MonitorEvent, tableName = 'ip-masq'): boolean {
+  return ev.table === tableName && (ev.family === 'ip' || ev.family === 'ip6');
+}
+
+// Where flannel's masquerade lives: iptables-nft `nat` chains (POSTROUTING jumps to
+// FLANNEL-POSTRTG) and, in flannel's nftables mode, `ip flannel-ipv4` / `ip6 flannel-ipv6`.
+const FLANNEL_CHAINS: ReadonlyArray<{ table: string; chains: readonly string[] }> = [
+  { table: 'nat', chains: ['POSTROUTING', 'FLANNEL-POSTRTG'] },
+  { table: 'flannel-ipv4', chains: ['postrtg'] },
+  { table: 'flannel-ipv6', chains: ['postrtg'] },
+];
+
+/**
+ * True for a rule added to one of flannel's chains that masquerades (xt MASQUERADE target or
+ * a native `masquerade` statement). Cheap and deliberately broad: the reconcile pass it
+ * triggers decides precisely what to delete, and does nothing when there is nothing to do.
+ */
+export function isFlannelMasqueradeAdd(ev: MonitorEvent): boolean {
+  if (ev.op !== 'add' || ev.kind !== 'rule' || !ev.chain) return false;
+  const where = FLANNEL_CHAINS.find((c) => c.table === ev.table);
+  if (!where || !where.chains.includes(ev.chain)) return false;
+  const expr = JSON.stringify(ev.object.expr ?? []);
+  return expr.includes('"MASQUERADE"') || expr.includes('"masquerade"');
+}
+
+export interface NftMonitorOptions {
+  /** argv that runs nft (NftClient.argv); `-j monitor` is appended. */
+  argv: readonly string[];
+  onEvent: (ev: MonitorEvent) => void;
+  /** The child started (first time or after a restart). */
+  onStart?: (restarts: number) => void;
+  /** The child exited or could not start; it is restarted after `retryInMs`. */
+  onExit?: (reason: string, retryInMs: number) => void;
+  backoff?: Backoff;
+  /** Child output that ran for at least this long counts as healthy (backoff reset). */
+  healthyAfterMs?: number;
+}
+
+export class NftMonitor {
+  private child: ChildProcess | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private restarts = 0;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly options: NftMonitorOptions) {
+    this.backoff = options.backoff ?? new Backoff({ initialMs: 250, maxMs: 30_000 });
+  }
+
+  /** True while a monitor child is running. */
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  start(): void {
+    if (this.stopped || this.child) return;
+    const [cmd, ...prefix] = this.options.argv as [string, ...string[]];
+    const startedAt = Date.now();
+    let stderr = '';
+    const child = spawn(cmd, [...prefix, '-j', 'monitor'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    let spawnError: Error | null = null;
+    child.on('error', (e) => {
+      spawnError = e;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 2000) stderr += d;
+    });
+    const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      const ev = parseMonitorLine(line);
+      if (ev) this.options.onEvent(ev);
+    });
+    child.once('spawn', () => this.options.onStart?.(this.restarts));
+    child.once('close', (code, signal) => {
+      this.child = null;
+      lines.close();
+      if (this.stopped) return;
+      if (Date.now() - startedAt >= (this.options.healthyAfterMs ?? 10_000)) this.backoff.reset();
+      const delay = this.backoff.next();
+      const why = spawnError
+        ? `cannot run ${cmd}: ${spawnError.message}`
+        : `nft monitor exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`;
+      this.options.onExit?.(why, delay);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        this.restarts++;
+        this.start();
+      }, delay);
+    });
+  }
+
+  /** Kills the child and stops restarting it; resolves once it has exited. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const child = this.child;
+    if (!child) return;
+    await new Promise<void>((resolve) => {
+      child.once('close', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+}
