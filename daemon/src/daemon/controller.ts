@@ -1,0 +1,321 @@
+/**
+ * What one pass of `ip-masq run` does, and the daemon's memory between passes:
+ *
+ *   load the config file ─ valid ──────────────▶ enforce it, remember it as "last good", persist it
+ *                        ─ invalid/unreadable ─▶ keep enforcing the last good config (in memory,
+ *                                                else the persisted copy); with none, wait
+ *   reconcile(enforced) ─ ok ─▶ audit event if something changed, READY/STATUS
+ *                       ─ nft failed ─▶ backoff (250 ms … 30 s), STATUS says why, rules stay
+ *
+ * The enforced config is reconciled on every pass, even while the file is invalid: drift (a
+ * `flush ruleset`) is healed from the last good config rather than left until the file is fixed.
+ */
+import type { Config } from '../config/schema.js';
+import { ConfigError, formatConfigIssue, isIpMasqError } from '../errors.js';
+import { Backoff } from './backoff.js';
+import { RepeatLimiter, type Logger } from './log.js';
+import type { Trigger, PassOutcome } from './loop.js';
+import type { Notifier } from './notify.js';
+import type { PersistedConfig } from './state.js';
+
+/** What loadConfigFile (config/load.ts) returns. */
+export interface LoadedConfig {
+  config: Config;
+  origin: 'file' | 'absent';
+  text: string;
+  path: string;
+}
+
+/** The part of reconcile's result (daemon/reconcile.ts) the daemon reports. */
+export interface ReconcileSummary {
+  changed: boolean;
+  reason?: string | null;
+  cidrsAdded: string[];
+  cidrsRemoved: string[];
+  flannelDeleted: ReadonlyArray<{ family?: string; table?: string; chain: string; iptables: string }>;
+  warnings?: string[];
+  transactions: number;
+  durationMs: number;
+}
+
+export interface ControllerDeps {
+  configPath: string;
+  /** Reads and validates the config file (throws ConfigError). */
+  load: (path: string) => Promise<LoadedConfig>;
+  /** Validates persisted text (throws ConfigError). */
+  parse: (text: string, file: string) => Config;
+  defaults: () => Config;
+  /** One reconcile of the kernel towards `config` (throws NftError/IpMasqError). */
+  reconcile: (config: Config) => Promise<ReconcileSummary>;
+  state: { readonly file: string; load(onCorrupt?: (reason: string) => void): Promise<PersistedConfig | null>; save(value: PersistedConfig): Promise<void> };
+  log: Logger;
+  notify: Notifier;
+  /** Backoff for nft failures; default 250 ms doubling to 30 s. */
+  backoff?: Backoff;
+  /**
+   * A file that vanishes or becomes empty while the last good config came from a non-empty
+   * file is re-checked after this long before the defaults replace it: delete-and-recreate
+   * and truncate-then-write must not flap the node to the defaults. Default 150 ms.
+   */
+  vanishGraceMs?: number;
+  /** Consecutive monitor-triggered passes that each had to rewrite our table before we slow down. */
+  fightThreshold?: number;
+  now?: () => number;
+}
+
+/** The config being enforced and where it came from. */
+interface Enforced {
+  config: Config;
+  origin: 'file' | 'absent' | 'persisted';
+  text: string;
+  source: string;
+}
+
+/** Default resync when no config has been enforced yet (ip-masq-agent's 60 s). */
+const DEFAULT_RESYNC_MS = 60_000;
+
+/** Triggers that do not come from the operator: a table rewrite on these alone may be a fight. */
+const MACHINE_TRIGGERS: ReadonlySet<Trigger> = new Set<Trigger>(['drift', 'flannel', 'retry', 'resync']);
+
+export class DaemonController {
+  private enforced: Enforced | null = null;
+  private persisted: { origin: string; text: string } | null = null;
+  /** undefined: not read yet; null: none usable. */
+  private persistedCandidate: Enforced | null | undefined = undefined;
+  private generationCount = 0;
+  private readySent = false;
+  private configProblem: string | null = null;
+  private nftProblem: string | null = null;
+  private vanishedSince: number | null = null;
+  private fightCount = 0;
+  private readonly fightBackoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+  private readonly backoff: Backoff;
+  private readonly limiter: RepeatLimiter;
+  private readonly now: () => number;
+  private lastStatus = '';
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.backoff = deps.backoff ?? new Backoff();
+    this.now = deps.now ?? Date.now;
+    this.limiter = new RepeatLimiter(60_000, this.now);
+  }
+
+  /** Applies that changed something since start. */
+  get generation(): number {
+    return this.generationCount;
+  }
+
+  /** The resync interval of the enforced config. */
+  get resyncIntervalMs(): number {
+    return this.enforced?.config.resyncIntervalMs ?? DEFAULT_RESYNC_MS;
+  }
+
+  /** The last STATUS= text. */
+  get status(): string {
+    return this.lastStatus;
+  }
+
+  get ready(): boolean {
+    return this.readySent;
+  }
+
+  /** One pass; never throws (failures come back as a retry delay). */
+  async pass(triggers: Trigger[]): Promise<PassOutcome> {
+    const target = await this.chooseConfig();
+    if (target.kind === 'wait') {
+      this.setStatus(`waiting for a valid config: ${this.configProblem ?? 'none yet'}; no rules applied`, true);
+      return {};
+    }
+    if (target.kind === 'recheck' && !this.enforced) return { retryAfterMs: target.afterMs };
+
+    const enforced = target.kind === 'apply' ? target.enforced : this.enforced!;
+    let result: ReconcileSummary;
+    try {
+      result = await this.deps.reconcile(enforced.config);
+    } catch (e) {
+      return this.nftFailed(e);
+    }
+    this.backoff.reset();
+    if (this.nftProblem !== null) {
+      this.deps.log.info({ previous: this.nftProblem }, 'nft works again; rules reconciled');
+      this.nftProblem = null;
+      this.limiter.reset();
+    }
+
+    const changed = result.changed || result.flannelDeleted.length > 0;
+    if (changed) {
+      this.generationCount++;
+      this.deps.log.info(
+        {
+          trigger: triggers[0],
+          triggers,
+          generation: this.generationCount,
+          reason: result.reason ?? null,
+          source: enforced.origin === 'absent' ? 'defaults (no config file)' : enforced.source,
+          cidrsAdded: result.cidrsAdded,
+          cidrsRemoved: result.cidrsRemoved,
+          flannelRulesDeleted: result.flannelDeleted.map((r) => ({ chain: r.chain, rule: r.iptables })),
+          transactions: result.transactions,
+          durationMs: Math.round(result.durationMs * 10) / 10,
+        },
+        'applied ruleset',
+      );
+    }
+    for (const w of result.warnings ?? []) this.limited('warn', `warning:${w}`, { problem: w }, w);
+
+    if (target.kind === 'apply') {
+      this.enforced = target.enforced;
+      await this.persist(target.enforced);
+    }
+
+    const slowDown = this.fightGuard(triggers, result.changed);
+    this.setStatus(this.describe(), true);
+    if (target.kind === 'recheck') return { retryAfterMs: target.afterMs };
+    return slowDown;
+  }
+
+  /** Decides what to enforce this pass. */
+  private async chooseConfig(): Promise<{ kind: 'apply'; enforced: Enforced } | { kind: 'keep' } | { kind: 'recheck'; afterMs: number } | { kind: 'wait' }> {
+    let loaded: LoadedConfig;
+    try {
+      loaded = await this.deps.load(this.deps.configPath);
+    } catch (e) {
+      this.vanishedSince = null;
+      this.reportInvalid(e);
+      if (this.enforced) return { kind: 'keep' };
+      const persisted = await this.loadPersisted();
+      if (persisted) return { kind: 'apply', enforced: persisted };
+      return { kind: 'wait' };
+    }
+    if (this.configProblem !== null) {
+      this.deps.log.info({ file: loaded.path }, 'config valid again');
+      this.configProblem = null;
+    }
+
+    const vanished = loaded.origin === 'absent' || loaded.text.trim() === '';
+    const hadContent = this.enforced !== null && this.enforced.origin !== 'absent' && this.enforced.text.trim() !== '';
+    if (vanished && hadContent) {
+      const t = this.now();
+      this.vanishedSince ??= t;
+      const left = (this.deps.vanishGraceMs ?? 150) - (t - this.vanishedSince);
+      if (left > 0) return { kind: 'recheck', afterMs: left };
+    }
+    this.vanishedSince = null;
+    if (loaded.origin === 'absent' && this.enforced?.origin !== 'absent') {
+      this.deps.log.warn({ file: loaded.path }, `config file ${loaded.path} does not exist; applying the defaults`);
+    }
+    return { kind: 'apply', enforced: { config: loaded.config, origin: loaded.origin, text: loaded.text, source: loaded.path } };
+  }
+
+  private reportInvalid(e: unknown): void {
+    const issues = e instanceof ConfigError ? e.issues.map(formatConfigIssue) : [`${this.deps.configPath}: ${(e as Error)?.message ?? String(e)}`];
+    const first = issues[0] ?? 'invalid';
+    this.configProblem = issues.length > 1 ? `${first} (and ${issues.length - 1} more)` : first;
+    const keeping = this.enforced
+      ? `keeping the rules of ${this.enforced.origin === 'persisted' ? 'the persisted last good config' : this.enforced.origin === 'absent' ? 'the defaults' : 'the last good config'}`
+      : 'no rules applied yet';
+    this.limited('error', `config:${issues.join('\n')}`, { file: this.deps.configPath, issues, code: isIpMasqError(e) ? e.code : undefined }, `config invalid: ${this.configProblem}; ${keeping}`);
+  }
+
+  /** The persisted last good config, read once (only needed before anything is enforced). */
+  private async loadPersisted(): Promise<Enforced | null> {
+    if (this.persistedCandidate === undefined) this.persistedCandidate = await this.readPersisted();
+    return this.persistedCandidate;
+  }
+
+  private async readPersisted(): Promise<Enforced | null> {
+    let p: PersistedConfig | null;
+    try {
+      p = await this.deps.state.load((reason) => this.deps.log.warn({ file: this.deps.state.file }, `ignoring the persisted config: ${reason}`));
+    } catch (e) {
+      this.deps.log.warn({ file: this.deps.state.file }, (e as Error).message);
+      return null;
+    }
+    if (!p) return null;
+    let config: Config;
+    try {
+      config = p.origin === 'absent' ? this.deps.defaults() : this.deps.parse(p.text, `${this.deps.state.file} (copy of ${p.source})`);
+    } catch (e) {
+      this.deps.log.warn({ file: this.deps.state.file, error: (e as Error).message }, 'ignoring the persisted config: it is no longer valid');
+      return null;
+    }
+    this.persisted = { origin: p.origin, text: p.text };
+    this.deps.log.warn(
+      { file: this.deps.state.file, source: p.source, savedAt: p.savedAt },
+      `config file invalid at start; applying the last good config saved ${p.savedAt} from ${p.source}`,
+    );
+    return { config, origin: 'persisted', text: p.text, source: `${this.deps.state.file} (last good copy of ${p.source})` };
+  }
+
+  private async persist(e: Enforced): Promise<void> {
+    if (e.origin === 'persisted') return;
+    if (this.persisted && this.persisted.origin === e.origin && this.persisted.text === e.text) return;
+    try {
+      await this.deps.state.save({ origin: e.origin, source: e.source, text: e.text, savedAt: new Date(this.now()).toISOString() });
+      this.persisted = { origin: e.origin, text: e.text };
+    } catch (err) {
+      this.limited('warn', `state:${(err as Error).message}`, {}, (err as Error).message);
+    }
+  }
+
+  private nftFailed(e: unknown): PassOutcome {
+    const delay = this.backoff.next();
+    const message = e instanceof Error ? e.message : String(e);
+    this.nftProblem = message;
+    const code = isIpMasqError(e) ? e.code : undefined;
+    this.limited('error', `nft:${code}:${message}`, { code, retryInMs: delay, attempt: this.backoff.attempts }, `reconcile failed: ${message}; the current rules stay, retrying`);
+    this.setStatus(this.describe(delay), false);
+    return { retryAfterMs: delay };
+  }
+
+  /**
+   * Someone keeps rewriting or deleting our table (another agent, a script in a loop): we
+   * restore it each time, but not as fast as we can, and we say so.
+   */
+  private fightGuard(triggers: Trigger[], rewrote: boolean): PassOutcome {
+    if (!rewrote || !triggers.every((t) => MACHINE_TRIGGERS.has(t))) {
+      this.fightCount = 0;
+      this.fightBackoff.reset();
+      return {};
+    }
+    this.fightCount++;
+    if (this.fightCount < (this.deps.fightThreshold ?? 5)) return {};
+    const delay = this.fightBackoff.next();
+    this.limited('warn', 'fight', { restored: this.fightCount, nextCheckInMs: delay }, 'table ip-masq keeps being changed by another process; restoring it with backoff');
+    return { retryAfterMs: delay };
+  }
+
+  private describe(retryInMs?: number): string {
+    const e = this.enforced;
+    const what = !e
+      ? 'no rules applied'
+      : e.origin === 'absent'
+        ? `enforcing the defaults (${this.deps.configPath} does not exist)`
+        : e.origin === 'persisted'
+          ? `enforcing the persisted last good config`
+          : `enforcing ${e.source}`;
+    const parts = [`${what}, generation ${this.generationCount}`];
+    if (this.configProblem) parts.unshift(`config invalid: ${this.configProblem}`);
+    if (this.nftProblem && retryInMs !== undefined) parts.unshift(`nft failing (retry in ${Math.max(1, Math.round(retryInMs / 1000))}s): ${this.nftProblem}`);
+    return parts.join('; ');
+  }
+
+  private setStatus(status: string, ready: boolean): void {
+    if (ready && !this.readySent) {
+      this.readySent = true;
+      this.lastStatus = status;
+      this.deps.notify.ready(status);
+      this.deps.log.info({ status }, 'ready');
+      return;
+    }
+    if (status === this.lastStatus) return;
+    this.lastStatus = status;
+    this.deps.notify.status(status);
+  }
+
+  private limited(level: 'error' | 'warn', key: string, fields: Record<string, unknown>, msg: string): void {
+    const admitted = this.limiter.admit(key);
+    if (!admitted) return;
+    this.deps.log[level]({ ...fields, ...(admitted.suppressed > 0 ? { suppressed: admitted.suppressed } : {}) }, msg);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * `ip-masq run`: wires the triggers (config directory watcher, SIGHUP, resync timer, nft
+ * monitor) into the one serialized reconcile loop, talks to systemd, and stops cleanly.
+ *
+ * On SIGTERM/SIGINT the current apply finishes and the rules stay in place: a restart or an
+ * upgrade must not open a window without the node's SNAT policy (kube-proxy and ip-masq-agent
+ * behave the same way; `ip-masq cleanup` removes them on purpose).
+ */
+import type { EventEmitter } from 'node:events';
+import type { NftClient } from '../nft/client.js';
+import { isFlannelMasqueradeAdd, NftMonitor, touchesOwnTables } from '../nft/monitor.js';
+import { DaemonController, type ControllerDeps } from './controller.js';
+import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
+import { ReconcileLoop } from './loop.js';
+import { createNotifier, type Notifier } from './notify.js';
+import { resolveStateDir, StateStore } from './state.js';
+import { watchConfigDir, type ConfigWatcher } from './watch.js';
+
+export interface RunDaemonOptions {
+  configPath: string;
+  /** --state-dir; else $STATE_DIRECTORY, else /var/lib/ip-masq. */
+  stateDir?: string;
+  client: NftClient;
+  env: NodeJS.ProcessEnv;
+  /** Where SIGHUP/SIGTERM/SIGINT come from (the process). */
+  signals: EventEmitter;
+  /** Config loading and reconcile, from config/ and daemon/reconcile.ts. */
+  load: ControllerDeps['load'];
+  parse: ControllerDeps['parse'];
+  defaults: ControllerDeps['defaults'];
+  reconcile: ControllerDeps['reconcile'];
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Injected in tests; default: pino to fd 1 (journal-prefixed under systemd). */
+  log?: Logger;
+  notifier?: Notifier;
+  /** ms between the first trigger and the pass (coalesces an editor's write bursts). Default 2. */
+  settleMs?: number;
+  /** Disable the nft monitor (drift then heals at the resync only). */
+  monitor?: boolean;
+}
+
+/** Runs until SIGTERM/SIGINT; resolves with the exit code (0). */
+export async function runDaemon(options: RunDaemonOptions): Promise<number> {
+  const log = options.log ?? createLogger({ journal: isJournalStream(options.env), level: options.logLevel ?? 'info' });
+  const notify = options.notifier ?? createNotifier({ env: options.env, onError: (m) => log.warn(m) });
+  const state = new StateStore(resolveStateDir(options.stateDir, options.env));
+  const limiter = new RepeatLimiter();
+
+  const controller = new DaemonController({
+    configPath: options.configPath,
+    load: options.load,
+    parse: options.parse,
+    defaults: options.defaults,
+    reconcile: options.reconcile,
+    state,
+    log,
+    notify,
+  });
+
+  let resyncTimer: NodeJS.Timeout | null = null;
+  const loop: ReconcileLoop = new ReconcileLoop({
+    settleMs: options.settleMs ?? 2,
+    pass: async (triggers) => {
+      log.debug({ triggers }, 'reconcile pass');
+      const outcome = await controller.pass(triggers);
+      // Re-armed after every pass: the backstop fires resyncInterval after the last check.
+      if (resyncTimer) clearTimeout(resyncTimer);
+      resyncTimer = setTimeout(() => loop.trigger('resync'), controller.resyncIntervalMs);
+      return outcome;
+    },
+    onPassError: (e) => log.error({ err: e }, 'reconcile pass crashed; retrying'),
+  });
+
+  // Installed before anything can send READY: Node's default for SIGHUP is to exit.
+  const onHup = (): void => {
+    log.info('reload requested (SIGHUP)');
+    loop.trigger('sighup');
+  };
+  let requestStop: (signal: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => (requestStop = resolve));
+  const onTerm = (): void => requestStop('SIGTERM');
+  const onInt = (): void => requestStop('SIGINT');
+  options.signals.on('SIGHUP', onHup);
+  options.signals.on('SIGTERM', onTerm);
+  options.signals.on('SIGINT', onInt);
+
+  log.info({ config: options.configPath, stateDir: state.dir, nft: options.client.argv.join(' '), systemd: notify.enabled }, 'starting');
+
+  // Started before the first pass so a change racing our start-up is not missed.
+  let monitor: NftMonitor | null = null;
+  if (options.monitor !== false) {
+    monitor = new NftMonitor({
+      argv: options.client.argv,
+      onEvent: (ev) => {
+        if (touchesOwnTables(ev)) loop.trigger('drift');
+        else if (isFlannelMasqueradeAdd(ev)) loop.trigger('flannel');
+      },
+      // Events were lost while it was down: look once.
+      onStart: (restarts) => {
+        if (restarts > 0) {
+          log.info({ restarts }, 'nft monitor running again');
+          limiter.reset();
+          loop.trigger('drift');
+        }
+      },
+      onExit: (why, retryInMs) => {
+        const admitted = limiter.admit(`monitor:${why}`);
+        if (admitted) log.warn({ retryInMs, ...(admitted.suppressed ? { suppressed: admitted.suppressed } : {}) }, `${why}; drift detection falls back to the resync timer until it restarts`);
+      },
+    });
+    monitor.start();
+  }
+
+  let watcher: ConfigWatcher | null = null;
+  try {
+    watcher = await watchConfigDir({
+      path: options.configPath,
+      onChange: (event, path) => {
+        log.debug({ event, path }, 'config directory event');
+        loop.trigger('file');
+      },
+      onError: (e) => {
+        const admitted = limiter.admit(`watch:${e.message}`);
+        if (admitted) log.warn({ error: e.message }, 'config directory watcher error; changes are still picked up at the resync');
+      },
+    });
+  } catch (e) {
+    log.warn({ error: (e as Error).message }, 'cannot watch the config directory; changes are picked up at the resync and on SIGHUP');
+  }
+
+  loop.trigger('start');
+
+  let watchdogTimer: NodeJS.Timeout | null = null;
+  const wdMs = notify.watchdogIntervalMs;
+  if (wdMs !== null) {
+    // Pings prove the loop makes progress: a pass stuck longer than the interval (a hung nft)
+    // stops them, and systemd restarts us.
+    watchdogTimer = setInterval(() => {
+      if (loop.busyFor() < wdMs) notify.watchdog();
+    }, wdMs);
+  }
+
+  const signal = await stopped;
+  log.info({ signal }, 'stopping; the rules stay in place');
+  notify.stopping(`stopping (${signal}); rules stay in place`);
+  await loop.stop();
+  if (resyncTimer) clearTimeout(resyncTimer);
+  if (watchdogTimer) clearInterval(watchdogTimer);
+  await Promise.all([watcher?.close(), monitor?.stop()]);
+  await notify.flush();
+  options.signals.off('SIGHUP', onHup);
+  options.signals.off('SIGTERM', onTerm);
+  options.signals.off('SIGINT', onInt);
+  log.info({ generation: controller.generation }, 'stopped');
+  return 0;
+}
