@@ -117,7 +117,7 @@ describe('POSTROUTING shape is exact', () => {
     match: { op, left: { payload: { protocol: 'ip', field } }, right: { prefix: { addr, len } } },
   });
   const masqRule = (expr: Record<string, unknown>[]): NftRule => ({ family: 'ip', table: 'nat', chain: 'POSTROUTING', handle: 3, expr });
-  const base = [p('saddr', '==', '10.244.0.0', 16), p('daddr', '!=', '224.0.0.0', 4), { counter: { packets: 0, bytes: 0 } }, { xt: { type: 'target', name: 'MASQUERADE' } }];
+  const base: Record<string, unknown>[] = [p('saddr', '==', '10.244.0.0', 16), p('daddr', '!=', '224.0.0.0', 4), { counter: { packets: 0, bytes: 0 } }, { xt: { type: 'target', name: 'MASQUERADE' } }];
 
   it('matches the bare shape, with or without comment', () => {
     expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule(base), facts)).toBe('postrouting');
