@@ -27,6 +27,8 @@ export function execFile(argv: readonly string[], stdin?: string): Promise<ExecR
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
+    // A command that exits without reading its stdin must not crash the test with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdin ?? '');
   });
 }

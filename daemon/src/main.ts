@@ -1,0 +1,22 @@
+/**
+ * Process entry: wires argv, stdout/stderr, the environment and signals into the CLI, and sets
+ * the exit code. Nothing else in the program touches `process` directly for I/O.
+ */
+import { runCli } from './cli.js';
+
+const io = {
+  stdout: (text: string) => void process.stdout.write(text),
+  stderr: (text: string) => void process.stderr.write(text),
+  env: process.env,
+  signals: process,
+};
+
+runCli(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`ip-masq: fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

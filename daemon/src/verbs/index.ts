@@ -1,0 +1,10 @@
+/** Every verb of the CLI, in the order `ip-masq --help` lists them. */
+import { apply } from './apply.js';
+import { check } from './check.js';
+import { cleanup } from './cleanup.js';
+import { explain } from './explain.js';
+import { render } from './render.js';
+import { status } from './status.js';
+import type { Verb } from './verb.js';
+
+export const VERBS: readonly Verb[] = [check, render, apply, status, explain, cleanup];

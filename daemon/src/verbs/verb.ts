@@ -1,0 +1,38 @@
+/**
+ * The contract between the CLI dispatcher (cli.ts) and each verb. A verb is a function of its
+ * parsed arguments and injected I/O, so tests drive it in-process.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import type { NftClient } from '../nft/client.js';
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Resolves when the process is asked to stop (SIGTERM/SIGINT); used by long-running verbs. */
+  signals?: NodeJS.EventEmitter;
+}
+
+export type OptionValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+
+export interface VerbContext {
+  values: OptionValues;
+  positionals: string[];
+  io: CliIo;
+  /** --config, or the default /etc/ip-masq/config.yaml. */
+  configPath: string;
+  /** An nft client honouring --nft. */
+  nft(): NftClient;
+}
+
+export interface Verb {
+  name: string;
+  /** One line for the verb list in `ip-masq --help`. */
+  summary: string;
+  /** Usage line(s) and option help for `ip-masq <verb> --help`. */
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  /** Whether positional arguments are accepted. */
+  allowPositionals?: boolean;
+  run(ctx: VerbContext): Promise<number>;
+}
