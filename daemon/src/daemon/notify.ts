@@ -56,9 +56,9 @@ export function createNotifier(options: NotifierOptions): Notifier {
     if (!enabled) return;
     chain = chain.then(() =>
       exec('systemd-notify', fields).catch((e: unknown) => {
-        const message = `systemd-notify ${fields[0] ?? ''} failed: ${(e as Error).message}`;
-        if (message !== lastError) options.onError?.(message);
-        lastError = message;
+        const why = (e as Error).message;
+        if (why !== lastError) options.onError?.(`systemd-notify ${fields[0] ?? ''} failed: ${why}`);
+        lastError = why;
       }),
     );
   };
