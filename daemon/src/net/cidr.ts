@@ -23,6 +23,9 @@ export function familyBits(f: IpFamily): 32 | 128 {
   return f === 'ipv4' ? 32 : 128;
 }
 
+/** V4_BLOCK_SIZES[len] = 2^(32-len): a table, because `2 ** n` with a variable n is slow. */
+const V4_BLOCK_SIZES: readonly number[] = Array.from({ length: 33 }, (_, len) => 2 ** (32 - len));
+
 const DECIMAL_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 const PREFIX_LEN = /^(?:0|[1-9][0-9]{0,2})$/;
@@ -193,12 +196,51 @@ function describeBadAddress(quoted: string, addrText: string, lenText: string | 
 }
 
 /**
+ * The common case, a well-formed aligned IPv4 prefix, scanned by char code with no regex and
+ * no allocation beyond the result: config files with 100,000 entries spend most of their
+ * validation time here. Null means "take the general path", which also words the error.
+ */
+function parsePlainIpv4Cidr(text: string): Cidr | null {
+  let value = 0;
+  let i = 0;
+  const n = text.length;
+  for (let part = 0; part < 5; part++) {
+    const first = i;
+    let v = 0;
+    while (i < n) {
+      const ch = text.charCodeAt(i) - 48;
+      if (ch < 0 || ch > 9) break;
+      v = v * 10 + ch;
+      i++;
+    }
+    const digits = i - first;
+    // 1-3 digits, no leading zero (so no octal reading), octets <= 255, prefix <= 32.
+    if (digits === 0 || digits > 3 || (digits > 1 && text.charCodeAt(first) === 48)) return null;
+    if (part < 4) {
+      if (v > 255) return null;
+      value = value * 256 + v;
+      const sep = text.charCodeAt(i);
+      if (sep !== (part < 3 ? 46 /* . */ : 47) /* / */) return null;
+      i++;
+    } else {
+      if (i !== n || v > 32) return null;
+      // Aligned iff the value is a multiple of the block size 2^(32-len).
+      if (value % (V4_BLOCK_SIZES[v] as number) !== 0) return null;
+      return { family: 'ipv4', addr: BigInt(value), len: v };
+    }
+  }
+  return null;
+}
+
+/**
  * Parse `address/len` strictly. The address must be aligned to the prefix (no host bits),
  * IPv4 octets must be plain decimal, and IPv4-mapped IPv6 prefixes are refused in favour of
  * their IPv4 form. Non-canonical IPv6 spelling (uppercase, uncompressed) is accepted: it
  * denotes the same prefix. `reason` is a short operator phrase quoting the input.
  */
 export function parseCidr(text: string): CidrParse {
+  const quick = parsePlainIpv4Cidr(text);
+  if (quick !== null) return { ok: true, cidr: quick };
   const quoted = JSON.stringify(text);
   const fail = (reason: string): CidrParse => ({ ok: false, reason });
   const slash = text.indexOf('/');
@@ -301,9 +343,6 @@ function collapseFamily(cidrs: readonly Cidr[], family: IpFamily): Cidr[] {
  * and doing interval arithmetic without BigInt allocations is ~5x faster for 100,000 prefixes
  * than the generic path, which matters because the whole reconcile budget is ~2 s.
  */
-/** V4_BLOCK_SIZES[len] = 2^(32-len): a table, because `2 ** n` with a variable n is slow. */
-const V4_BLOCK_SIZES: readonly number[] = Array.from({ length: 33 }, (_, len) => 2 ** (32 - len));
-
 function collapseIpv4(cidrs: readonly Cidr[]): Cidr[] {
   const keys = new Float64Array(cidrs.length);
   for (let i = 0; i < cidrs.length; i++) {

@@ -1,0 +1,528 @@
+/**
+ * Config text → validated `Config`, or a `ConfigError` listing every problem of the file with
+ * its line:col and field path. Pure: no I/O (see load.ts for reading the file).
+ *
+ * Semantics follow ip-masq-agent (a present key replaces its default; absent/empty file means
+ * all defaults), but stricter where upstream silently guesses: unknown or mis-cased keys,
+ * YAML 1.1 booleans (`yes`), duplicate keys, multi-document files and a non-positive
+ * `resyncInterval` are errors. Validation walks the YAML AST rather than a converted JS value,
+ * so every message points at the node that is wrong.
+ */
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { Document, Node as YamlNode, Pair } from 'yaml';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { collapseCidrs, formatCidr, parseCidr, type Cidr } from '../net/cidr.js';
+import { DEFAULTS, MAX_RESYNC_INTERVAL_MS, defaultNonMasqueradeCidrs } from './defaults.js';
+import { findFastCidrList, type FastCidrList } from './fast-cidr-list.js';
+import type { Config, FlannelConfig } from './schema.js';
+
+const TOP_KEYS = [
+  'nonMasqueradeCIDRs',
+  'masqLinkLocal',
+  'masqLinkLocalIPv6',
+  'resyncInterval',
+  'cidrLimit',
+  'nomasqAllReservedRanges',
+  'enableIPv6',
+  'randomFully',
+  'flannel',
+] as const;
+const FLANNEL_KEYS = ['removeMasquerade', 'subnetEnv', 'removeLegacy', 'clusterCIDR', 'nodeSubnet'] as const;
+
+/** The configuration used when the file is absent, empty or `{}`. */
+export function defaultConfig(): Config {
+  const nonMasqueradeCIDRs = defaultNonMasqueradeCidrs(DEFAULTS.nomasqAllReservedRanges);
+  return {
+    nonMasqueradeCIDRs,
+    collapsed: collapseCidrs(nonMasqueradeCIDRs.map(mustParseCidr)),
+    masqLinkLocal: DEFAULTS.masqLinkLocal,
+    masqLinkLocalIPv6: DEFAULTS.masqLinkLocalIPv6,
+    resyncInterval: DEFAULTS.resyncInterval,
+    resyncIntervalMs: DEFAULTS.resyncIntervalMs,
+    cidrLimit: DEFAULTS.cidrLimit,
+    nomasqAllReservedRanges: DEFAULTS.nomasqAllReservedRanges,
+    enableIPv6: DEFAULTS.enableIPv6,
+    randomFully: DEFAULTS.randomFully,
+    flannel: { ...DEFAULTS.flannel, clusterCIDR: [], nodeSubnet: [] },
+  };
+}
+
+function mustParseCidr(text: string): Cidr {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) throw new Error(`built-in CIDR ${text} is invalid: ${parsed.reason}`);
+  return parsed.cidr;
+}
+
+/**
+ * Parse and validate config text. `file` is only used to label issues.
+ * @throws ConfigError (code CONFIG_INVALID) with every issue of the file.
+ */
+export function parseConfigText(text: string, file: string): Config {
+  return parseConfigTextWith(text, file, { fastPath: true });
+}
+
+/**
+ * `parseConfigText` with the big-list fast path switchable, so tests can check that both
+ * paths agree. Not for production callers.
+ */
+export function parseConfigTextWith(text: string, file: string, options: { fastPath: boolean }): Config {
+  if (options.fastPath) {
+    const fast = findFastCidrList(text);
+    if (fast !== null) {
+      const attempt = validateText(fast.text, file, fast);
+      // Any issue, or a marker that turned out not to be the top-level list: start over on
+      // the original text so positions are exact.
+      if (attempt.config !== null && attempt.issues.length === 0 && attempt.usedFastList) return attempt.config;
+    }
+  }
+  const result = validateText(text, file, null);
+  if (result.issues.length > 0 || result.config === null) throw new ConfigError(result.issues);
+  return result.config;
+}
+
+interface ValidationResult {
+  config: Config | null;
+  issues: ConfigIssue[];
+  usedFastList: boolean;
+}
+
+/** Collects issues located at nodes or offsets. */
+class Issues {
+  readonly list: ConfigIssue[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly lineCounter: LineCounter,
+  ) {}
+
+  /** In file order (Array.prototype.sort is stable), as an operator reads them. */
+  sorted(): ConfigIssue[] {
+    return [...this.list].sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+
+  atOffset(offset: number, path: string, message: string): void {
+    const { line, col } = this.lineCounter.linePos(offset);
+    this.list.push({ file: this.file, line, col, path, message });
+  }
+
+  at(node: YamlNode | null | undefined, fallbackOffset: number, path: string, message: string): void {
+    const range = node?.range;
+    // An empty value (`key:` with nothing after it) has a zero-width range at the end of the
+    // line; pointing at the key reads better.
+    const offset = range && range[1] > range[0] ? range[0] : fallbackOffset;
+    this.atOffset(offset, path, message);
+  }
+}
+
+/** A key's value, with where to point when it is wrong. */
+interface Field {
+  /** The value node (aliases resolved), null for `key:` with no value. */
+  node: YamlNode | null;
+  /** The node as written (the alias itself, if any): its position is what the operator sees. */
+  at: YamlNode | null;
+  /** Offset of the key, for empty values. */
+  keyOffset: number;
+  path: string;
+}
+
+function validateText(text: string, file: string, fast: FastCidrList | null): ValidationResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const issues = new Issues(file, lineCounter);
+
+  let syntaxBroken = false;
+  for (const e of doc.errors) {
+    // Duplicate keys are reported by the walk below, with the key's path.
+    if (e.code === 'DUPLICATE_KEY') continue;
+    syntaxBroken = true;
+    if (e.code === 'MULTIPLE_DOCS') {
+      issues.atOffset(e.pos[0], '', 'the file holds more than one YAML document ("---"); keep a single document');
+    } else {
+      issues.atOffset(e.pos[0], '', `invalid YAML: ${e.message}`);
+    }
+  }
+  // The AST of a file with syntax errors is a guess: report only the syntax errors.
+  if (syntaxBroken) return { config: null, issues: issues.sorted(), usedFastList: false };
+  for (const w of doc.warnings) issues.atOffset(w.pos[0], '', `YAML: ${w.message}`);
+
+  const walker = new Walker(text, doc, issues, fast);
+  const config = walker.run();
+  return { config, issues: issues.sorted(), usedFastList: walker.usedFastList };
+}
+
+/** Go's time.ParseDuration grammar: "0", or a sequence of decimal numbers each with a unit. */
+const GO_DURATION = /^[-+]?(?:0|(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
+const GO_DURATION_PART = /([0-9]*)(?:\.([0-9]*))?(ns|us|µs|μs|ms|s|m|h)/g;
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+/** Go durations are int64 nanoseconds. */
+const GO_DURATION_MAX_NS = 9223372036854775807;
+
+/**
+ * Parse a Go duration string (`"60s"`, `"1m30s"`, `"1.5h"`, `"500ms"`, `"-5s"`, `"0"`), the
+ * syntax upstream's `resyncInterval` uses. Returns milliseconds, or null if Go would reject it.
+ */
+export function parseGoDuration(text: string): number | null {
+  if (!GO_DURATION.test(text)) return null;
+  const negative = text.startsWith('-');
+  let ns = 0;
+  for (const m of text.matchAll(GO_DURATION_PART)) {
+    const whole = m[1] === '' ? 0 : Number(m[1]);
+    const fraction = m[2] ? Number(`0.${m[2]}`) : 0;
+    ns += (whole + fraction) * (UNIT_NS[m[3] as string] as number);
+  }
+  if (ns > GO_DURATION_MAX_NS) return null;
+  const ms = ns / 1e6;
+  return negative && ms !== 0 ? -ms : ms;
+}
+
+/** Lowercase with `-`/`_` removed: `masq-link-local` and `MasqLinkLocal` both match. */
+function looseKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, '');
+}
+
+/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    const row = d[i] as number[];
+    const prev = d[i - 1] as number[];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
+      }
+      row[j] = v;
+    }
+  }
+  return (d[a.length] as number[])[b.length] as number;
+}
+
+/** The known key an unknown one was probably meant to be, or null. */
+function closestKey(key: string, known: readonly string[]): string | null {
+  const loose = looseKey(key);
+  const exact = known.find((k) => looseKey(k) === loose);
+  if (exact !== undefined) return exact;
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const distance = editDistance(loose, looseKey(k));
+    if (distance < bestDistance) {
+      best = k;
+      bestDistance = distance;
+    }
+  }
+  // Allow roughly one typo per four characters, at least two: "cidrlimt", "masqLinkLocl".
+  const allowed = Math.max(2, Math.floor(loose.length / 4));
+  return bestDistance <= allowed ? best : null;
+}
+
+const YAML11_TRUE = new Set(['yes', 'y', 'on']);
+const YAML11_FALSE = new Set(['no', 'n', 'off']);
+
+class Walker {
+  usedFastList = false;
+
+  constructor(
+    private readonly text: string,
+    private readonly doc: Document.Parsed,
+    private readonly issues: Issues,
+    private readonly fast: FastCidrList | null,
+  ) {}
+
+  run(): Config | null {
+    const contents = this.doc.contents;
+    const config = defaultConfig();
+    // Empty, whitespace-only and comment-only files, and a bare `null`/`~`: all defaults,
+    // as upstream (its YAML → JSON null unmarshals to nothing).
+    if (contents === null || (isScalar(contents) && contents.value === null)) return config;
+    if (!isMap(contents)) {
+      this.issues.at(contents, 0, '', `expected a mapping of settings (e.g. "masqLinkLocal: false"), got ${this.describe(contents)}`);
+      return null;
+    }
+    const fields = this.fieldsOf(contents.items, TOP_KEYS, '', FLANNEL_KEYS, 'flannel');
+
+    config.masqLinkLocal = this.bool(fields.get('masqLinkLocal'), config.masqLinkLocal);
+    config.masqLinkLocalIPv6 = this.bool(fields.get('masqLinkLocalIPv6'), config.masqLinkLocalIPv6);
+    config.nomasqAllReservedRanges = this.bool(fields.get('nomasqAllReservedRanges'), config.nomasqAllReservedRanges);
+    config.enableIPv6 = this.bool(fields.get('enableIPv6'), config.enableIPv6);
+    config.randomFully = this.bool(fields.get('randomFully'), config.randomFully);
+    this.resyncInterval(fields.get('resyncInterval'), config);
+    config.cidrLimit = this.cidrLimit(fields.get('cidrLimit'));
+
+    const cidrsField = fields.get('nonMasqueradeCIDRs');
+    if (cidrsField === undefined) {
+      config.nonMasqueradeCIDRs = defaultNonMasqueradeCidrs(config.nomasqAllReservedRanges);
+      config.collapsed = collapseCidrs(config.nonMasqueradeCIDRs.map(mustParseCidr));
+    } else {
+      const entries = this.cidrList(cidrsField, config.enableIPv6, false);
+      config.nonMasqueradeCIDRs = entries.texts;
+      config.collapsed = collapseCidrs(entries.cidrs);
+    }
+    if (config.cidrLimit !== null && config.nonMasqueradeCIDRs.length > config.cidrLimit) {
+      // Upstream's wording (main.go:258), minus its doubled "(excluding link local)".
+      const where = cidrsField ?? (fields.get('cidrLimit') as Field);
+      this.issues.at(
+        where.at,
+        where.keyOffset,
+        where.path,
+        `the daemon can only accept up to ${config.cidrLimit} CIDRs (excluding link-local), but got ${config.nonMasqueradeCIDRs.length}`,
+      );
+    }
+    config.flannel = this.flannel(fields.get('flannel'), config.enableIPv6);
+    return this.issues.list.length === 0 ? config : null;
+  }
+
+  /** Known keys of a mapping, with unknown/mis-cased/duplicate keys reported. */
+  private fieldsOf(
+    pairs: readonly Pair<unknown, unknown>[],
+    known: readonly string[],
+    prefix: string,
+    nestedKeys: readonly string[],
+    nestedUnder: string,
+  ): Map<string, Field> {
+    const fields = new Map<string, Field>();
+    for (const pair of pairs) {
+      const keyNode = pair.key as YamlNode | null;
+      const keyOffset = keyNode?.range?.[0] ?? 0;
+      const valueAt = (pair.value as YamlNode | null) ?? null;
+      if (!isScalar(keyNode) || typeof keyNode.value !== 'string') {
+        this.issues.at(keyNode, keyOffset, prefix, `keys must be plain names, got ${this.describe(keyNode)}`);
+        continue;
+      }
+      const key = keyNode.value;
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (!known.includes(key)) {
+        this.issues.atOffset(keyOffset, prefix, this.unknownKeyMessage(key, known, prefix, nestedKeys, nestedUnder));
+        continue;
+      }
+      if (fields.has(key)) {
+        this.issues.atOffset(keyOffset, path, `duplicate key "${key}"; each key may appear only once`);
+        continue;
+      }
+      fields.set(key, { node: this.deref(valueAt, path), at: valueAt, keyOffset, path });
+    }
+    return fields;
+  }
+
+  private unknownKeyMessage(
+    key: string,
+    known: readonly string[],
+    prefix: string,
+    nestedKeys: readonly string[],
+    nestedUnder: string,
+  ): string {
+    const quoted = JSON.stringify(key);
+    const suggestion = closestKey(key, known);
+    if (suggestion !== null) {
+      const caseOnly = suggestion.toLowerCase() === key.toLowerCase();
+      return `unknown key ${quoted}; did you mean ${suggestion}?${caseOnly ? ' (keys are case-sensitive)' : ''}`;
+    }
+    const nested = closestKey(key, nestedKeys);
+    if (nested !== null) {
+      return `unknown key ${quoted}; did you mean ${nestedUnder}.${nested}? (it belongs under "${nestedUnder}:")`;
+    }
+    const where = prefix ? `under "${prefix}:"` : 'at the top level';
+    return `unknown key ${quoted}; valid keys ${where}: ${known.join(', ')}`;
+  }
+
+  /** Follow `*alias` to its anchored node; report aliases without an anchor. */
+  private deref(node: YamlNode | null, path: string): YamlNode | null {
+    if (!isAlias(node)) return node;
+    const target = node.resolve(this.doc);
+    if (target === undefined) {
+      this.issues.at(node, 0, path, `alias *${node.source} refers to no anchor defined before it`);
+      return null;
+    }
+    return target;
+  }
+
+  /** "string \"yes\"", "number 60", "a list", … */
+  private describe(node: YamlNode | null | undefined): string {
+    if (node === null || node === undefined) return 'nothing (an empty value)';
+    if (isScalar(node)) {
+      const v = node.value;
+      if (v === null) return node.range && node.range[1] > node.range[0] ? 'null' : 'nothing (an empty value)';
+      if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
+      const source = node.range ? this.text.slice(node.range[0], node.range[1]) : String(v);
+      if (typeof v === 'number' || typeof v === 'bigint') return `number ${source}`;
+      if (typeof v === 'boolean') return `boolean ${source}`;
+      return `${typeof v} ${source}`;
+    }
+    if (isSeq(node)) return 'a list';
+    if (isMap(node)) return 'a mapping';
+    return 'an unsupported value';
+  }
+
+  private bool(field: Field | undefined, fallback: boolean): boolean {
+    if (field === undefined) return fallback;
+    const { node } = field;
+    if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+    let hint = '';
+    if (isScalar(node) && typeof node.value === 'string') {
+      const lower = node.value.toLowerCase();
+      const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+      if (quoted && (lower === 'true' || lower === 'false')) hint = `; write ${lower} without quotes`;
+      else if (YAML11_TRUE.has(lower)) hint = '; write true (YAML 1.2 reads yes/on as a string)';
+      else if (YAML11_FALSE.has(lower)) hint = '; write false (YAML 1.2 reads no/off as a string)';
+    } else if (isScalar(node) && (node.value === 0 || node.value === 1)) {
+      hint = `; write ${node.value === 1 ? 'true' : 'false'}`;
+    }
+    this.issues.at(field.at, field.keyOffset, field.path, `expected boolean, got ${this.describe(node)}${hint}`);
+    return fallback;
+  }
+
+  private resyncInterval(field: Field | undefined, config: Config): void {
+    if (field === undefined) return;
+    const { node } = field;
+    const report = (message: string): void => this.issues.at(field.at, field.keyOffset, field.path, message);
+    if (!isScalar(node) || typeof node.value !== 'string') {
+      const n = isScalar(node) && typeof node.value === 'number' ? node.value : null;
+      const hint = n !== null && n > 0 ? `; add a unit, e.g. "${n}s"` : '';
+      report(`expected a Go duration string such as "60s" or "1m30s", got ${this.describe(node)}${hint}`);
+      return;
+    }
+    const text = node.value;
+    const ms = parseGoDuration(text);
+    if (ms === null) {
+      report(`${JSON.stringify(text)} is not a Go duration (a number with a unit ns, us, ms, s, m or h, e.g. "60s", "1m30s", "1.5h")`);
+    } else if (ms <= 0) {
+      report(`${JSON.stringify(text)} must be greater than zero (it is how often the rules are re-checked)`);
+    } else if (ms > MAX_RESYNC_INTERVAL_MS) {
+      report(`${JSON.stringify(text)} is longer than the maximum "596h31m23.647s" (Node timers cannot wait longer)`);
+    } else {
+      config.resyncInterval = text;
+      config.resyncIntervalMs = ms;
+    }
+  }
+
+  private cidrLimit(field: Field | undefined): number | null {
+    if (field === undefined) return null;
+    const { node } = field;
+    if (isScalar(node) && typeof node.value === 'number' && Number.isSafeInteger(node.value) && node.value >= 0) {
+      return node.value;
+    }
+    this.issues.at(field.at, field.keyOffset, field.path, `expected a non-negative whole number, got ${this.describe(node)}`);
+    return null;
+  }
+
+  /**
+   * A list of CIDR strings. `allowSingle` accepts one string in place of a list (flannel's
+   * fields). Null means an empty list (upstream: JSON null sets the slice to nil).
+   */
+  private cidrList(field: Field, enableIPv6: boolean, allowSingle: boolean): { texts: string[]; cidrs: Cidr[] } {
+    const texts: string[] = [];
+    const cidrs: Cidr[] = [];
+    const { node } = field;
+    const addOne = (text: string, at: YamlNode | null, path: string): void => {
+      const parsed = parseCidr(text);
+      if (!parsed.ok) {
+        this.issues.at(at, field.keyOffset, path, parsed.reason);
+      } else if (parsed.cidr.family === 'ipv6' && !enableIPv6) {
+        this.issues.at(at, field.keyOffset, path, `${JSON.stringify(text)} is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`);
+      } else {
+        cidrs.push(parsed.cidr);
+      }
+    };
+
+    if (isScalar(node) && node.value === null) return { texts, cidrs };
+    if (allowSingle && isScalar(node) && typeof node.value === 'string') {
+      texts.push(node.value);
+      addOne(node.value, field.at, field.path);
+      return { texts, cidrs };
+    }
+    if (!isSeq(node)) {
+      const example = isScalar(node) && typeof node.value === 'string' ? `; write [${node.value}]` : '';
+      this.issues.at(field.at, field.keyOffset, field.path, `expected a list of CIDRs, got ${this.describe(node)}${example}`);
+      return { texts, cidrs };
+    }
+    if (this.fast !== null && field.path === 'nonMasqueradeCIDRs' && node.items.length === 0 && node.range?.[0] === this.fast.markerOffset) {
+      // The fast path's list (see fast-cidr-list.ts). Its items carry no positions: any issue
+      // here makes the caller re-validate the original text.
+      this.usedFastList = true;
+      for (const text of this.fast.items) {
+        texts.push(text);
+        addOne(text, node, field.path);
+      }
+      return { texts, cidrs };
+    }
+    node.items.forEach((raw, i) => {
+      const path = `${field.path}[${i}]`;
+      const at = (raw as YamlNode | null) ?? null;
+      const item = this.deref(at, path);
+      const fallback = this.dashBefore(at?.range?.[0] ?? node.range?.[0] ?? field.keyOffset);
+      if (isScalar(item) && typeof item.value === 'string' && item.value !== '') {
+        texts.push(item.value);
+        addOne(item.value, at, path);
+      } else if (item === null || (isScalar(item) && (item.value === null || item.value === ''))) {
+        texts.push('');
+        this.issues.at(at, fallback, path, 'empty entry; write a CIDR such as 10.0.0.0/8 or remove the line');
+      } else {
+        texts.push(isScalar(item) ? String(item.value) : '');
+        this.issues.at(at, fallback, path, `expected a CIDR string such as "10.0.0.0/8", got ${this.describe(item)}`);
+      }
+    });
+    return { texts, cidrs };
+  }
+
+  /**
+   * An empty list item (`-` alone) has a zero-width node at the end of its line; point at its
+   * dash instead, which is what the operator has to delete or fill in.
+   */
+  private dashBefore(offset: number): number {
+    const dash = this.text.lastIndexOf('-', offset - 1);
+    if (dash === -1 || this.text.slice(dash + 1, offset).trim() !== '') return offset;
+    return dash;
+  }
+
+  private flannel(field: Field | undefined, enableIPv6: boolean): FlannelConfig {
+    const flannel: FlannelConfig = { ...DEFAULTS.flannel, clusterCIDR: [], nodeSubnet: [] };
+    if (field === undefined) return flannel;
+    const { node } = field;
+    // `flannel:` with every child commented out means "all defaults", like an empty file.
+    if (isScalar(node) && node.value === null) return flannel;
+    if (!isMap(node)) {
+      this.issues.at(field.at, field.keyOffset, field.path, `expected a mapping (e.g. "removeMasquerade: true" on the next line, indented), got ${this.describe(node)}`);
+      return flannel;
+    }
+    const fields = this.fieldsOf(node.items, FLANNEL_KEYS, 'flannel', [], 'flannel');
+    flannel.removeMasquerade = this.bool(fields.get('removeMasquerade'), flannel.removeMasquerade);
+    flannel.removeLegacy = this.bool(fields.get('removeLegacy'), flannel.removeLegacy);
+    const subnetEnv = fields.get('subnetEnv');
+    if (subnetEnv !== undefined) {
+      const v = subnetEnv.node;
+      if (isScalar(v) && typeof v.value === 'string' && v.value.startsWith('/') && !v.value.includes('\0')) {
+        flannel.subnetEnv = v.value;
+      } else {
+        this.issues.at(subnetEnv.at, subnetEnv.keyOffset, subnetEnv.path, `expected an absolute path such as "/run/flannel/subnet.env", got ${this.describe(v)}`);
+      }
+    }
+    for (const key of ['clusterCIDR', 'nodeSubnet'] as const) {
+      const f = fields.get(key);
+      if (f !== undefined) flannel[key] = this.cidrList(f, enableIPv6, true).cidrs;
+    }
+    return flannel;
+  }
+}
+
+/** The effective configuration as plain JSON, for `ip-masq check --json`. */
+export function configToJson(config: Config): Record<string, unknown> {
+  return {
+    nonMasqueradeCIDRs: [...config.nonMasqueradeCIDRs],
+    collapsed: { ipv4: config.collapsed.ipv4.map(formatCidr), ipv6: config.collapsed.ipv6.map(formatCidr) },
+    masqLinkLocal: config.masqLinkLocal,
+    masqLinkLocalIPv6: config.masqLinkLocalIPv6,
+    resyncInterval: config.resyncInterval,
+    cidrLimit: config.cidrLimit,
+    nomasqAllReservedRanges: config.nomasqAllReservedRanges,
+    enableIPv6: config.enableIPv6,
+    randomFully: config.randomFully,
+    flannel: {
+      removeMasquerade: config.flannel.removeMasquerade,
+      subnetEnv: config.flannel.subnetEnv,
+      removeLegacy: config.flannel.removeLegacy,
+      clusterCIDR: config.flannel.clusterCIDR.map(formatCidr),
+      nodeSubnet: config.flannel.nodeSubnet.map(formatCidr),
+    },
+  };
+}
