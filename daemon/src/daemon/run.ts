@@ -63,6 +63,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     pass: async (triggers) => {
       log.debug({ triggers }, 'reconcile pass');
       const outcome = await controller.pass(triggers);
+      // Cheap (a stat): re-arms the watcher if its directory came or went unnoticed.
+      await watcher?.recheck();
       // Re-armed after every pass: the backstop fires resyncInterval after the last check.
       if (resyncTimer) clearTimeout(resyncTimer);
       resyncTimer = setTimeout(() => loop.trigger('resync'), controller.resyncIntervalMs);
