@@ -1,0 +1,115 @@
+/**
+ * flannel rules in iptables-legacy: detect, report with exact commands, and (opt-in,
+ * `flannel.removeLegacy: true`) delete with the exact spec. The I/O half of legacy-save.ts.
+ *
+ * `/proc/net/ip_tables_names` lists the instantiated legacy tables of the reader's network
+ * namespace; it is empty (or absent, when ip_tables is not loaded) on an nft-only node. We only
+ * run iptables-legacy-save when `nat` is listed there: saving a table that does not exist would
+ * load iptable_nat and instantiate an empty legacy nat table as a side effect.
+ */
+import { spawn } from 'node:child_process';
+import { readFile as fsReadFile } from 'node:fs/promises';
+import { findLegacyFlannelMasquerade, type LegacyRuleRef } from './legacy-save.js';
+import type { FlannelFacts } from './subnet-env.js';
+
+export interface ExecResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** The binary does not exist. */
+  notFound?: boolean;
+}
+export type Exec = (argv: readonly string[]) => Promise<ExecResult>;
+
+export interface LegacyDeps {
+  /** Reads a file; tests pass one that reads inside a netns. */
+  readFile?: (path: string) => Promise<string>;
+  /** Runs a command (argv[0] is the binary); tests prefix `ip netns exec`. */
+  exec?: Exec;
+  /** Default /proc. */
+  procRoot?: string;
+}
+
+export interface LegacyTables {
+  ip: string[];
+  ip6: string[];
+}
+
+export interface LegacyReport {
+  tables: LegacyTables;
+  rules: LegacyRuleRef[];
+  problems: string[];
+}
+
+/** Spawns argv without a shell; a missing binary is reported, not thrown. */
+export const defaultExec: Exec = (argv) =>
+  new Promise((resolve) => {
+    const [cmd, ...args] = argv as [string, ...string[]];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e: NodeJS.ErrnoException) => resolve({ status: null, stdout, stderr: e.message, notFound: e.code === 'ENOENT' }));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+
+/** Legacy tables per family from /proc/net/ip{,6}_tables_names (missing file → none). */
+export async function detectLegacyTables(deps: LegacyDeps = {}): Promise<LegacyTables> {
+  const read = deps.readFile ?? ((p: string) => fsReadFile(p, 'utf8'));
+  const root = deps.procRoot ?? '/proc';
+  const names = async (file: string): Promise<string[]> => {
+    try {
+      return (await read(`${root}/net/${file}`)).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    } catch {
+      return [];
+    }
+  };
+  return { ip: await names('ip_tables_names'), ip6: await names('ip6_tables_names') };
+}
+
+/**
+ * Legacy tables and flannel's MASQUERADE rules in legacy nat tables (both families, for the
+ * report; removal filters by enableIPv6). Problems: a legacy nat table without
+ * iptables-legacy-save to read it, or a failing save.
+ */
+export async function findLegacyFlannel(facts: FlannelFacts | null, deps: LegacyDeps = {}): Promise<LegacyReport> {
+  const exec = deps.exec ?? defaultExec;
+  const tables = await detectLegacyTables(deps);
+  const rules: LegacyRuleRef[] = [];
+  const problems: string[] = [];
+  for (const family of ['ip', 'ip6'] as const) {
+    if (!tables[family].includes('nat')) continue;
+    const save = family === 'ip' ? 'iptables-legacy-save' : 'ip6tables-legacy-save';
+    const r = await exec([save, '-t', 'nat']);
+    if (r.notFound) {
+      problems.push(`a legacy ${family === 'ip' ? 'IPv4' : 'IPv6'} nat table exists but ${save} is not installed; install the iptables package to inspect it`);
+    } else if (r.status !== 0) {
+      problems.push(`${save} -t nat failed (exit ${r.status}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
+    } else {
+      rules.push(...findLegacyFlannelMasquerade(r.stdout, family, facts));
+    }
+  }
+  return { tables, rules, problems };
+}
+
+/**
+ * Deletes `refs` one by one with the exact spec (`iptables-legacy -w -t nat -D …`); IPv6 rules
+ * only when enableIPv6. A rule that is already gone counts as failed with iptables' message.
+ */
+export async function removeLegacyFlannel(
+  refs: readonly LegacyRuleRef[],
+  opts: { enableIPv6: boolean },
+  deps: LegacyDeps = {},
+): Promise<{ removed: LegacyRuleRef[]; failed: { ref: LegacyRuleRef; error: string }[] }> {
+  const exec = deps.exec ?? defaultExec;
+  const removed: LegacyRuleRef[] = [];
+  const failed: { ref: LegacyRuleRef; error: string }[] = [];
+  for (const ref of refs) {
+    if (ref.family === 'ip6' && !opts.enableIPv6) continue;
+    const r = await exec([ref.family === 'ip' ? 'iptables-legacy' : 'ip6tables-legacy', ...ref.deleteArgs]);
+    if (r.status === 0) removed.push(ref);
+    else failed.push({ ref, error: r.notFound ? 'iptables-legacy is not installed' : r.stderr.trim().split('\n')[0] ?? `exit ${r.status}` });
+  }
+  return { removed, failed };
+}
