@@ -22,7 +22,8 @@ import type { PersistedConfig } from './state.js';
 export interface LoadedConfig {
   config: Config;
   origin: 'file' | 'absent';
-  text: string;
+  /** null when absent. */
+  text: string | null;
   path: string;
 }
 
@@ -58,6 +59,8 @@ export interface ControllerDeps {
    * and truncate-then-write must not flap the node to the defaults. Default 150 ms.
    */
   vanishGraceMs?: number;
+  /** Turns repeated flannel re-adds into one warning per episode (flannel/episodes.ts). */
+  flannelReadds?: { record(deleted: number, now: number): { warning: string | null } };
   /** Consecutive monitor-triggered passes that each had to rewrite our table before we slow down. */
   fightThreshold?: number;
   now?: () => number;
@@ -161,6 +164,8 @@ export class DaemonController {
         'applied ruleset',
       );
     }
+    const readd = this.deps.flannelReadds?.record(result.flannelDeleted.length, this.now());
+    if (readd?.warning) this.deps.log.warn({ flannelRulesDeleted: result.flannelDeleted.length }, readd.warning);
     for (const w of result.warnings ?? []) this.limited('warn', `warning:${w}`, { problem: w }, w);
 
     if (target.kind === 'apply') {
@@ -192,7 +197,8 @@ export class DaemonController {
       this.configProblem = null;
     }
 
-    const vanished = loaded.origin === 'absent' || loaded.text.trim() === '';
+    const text = loaded.text ?? '';
+    const vanished = loaded.origin === 'absent' || text.trim() === '';
     const hadContent = this.enforced !== null && this.enforced.origin !== 'absent' && this.enforced.text.trim() !== '';
     if (vanished && hadContent) {
       const t = this.now();
@@ -204,7 +210,7 @@ export class DaemonController {
     if (loaded.origin === 'absent' && this.enforced?.origin !== 'absent') {
       this.deps.log.warn({ file: loaded.path }, `config file ${loaded.path} does not exist; applying the defaults`);
     }
-    return { kind: 'apply', enforced: { config: loaded.config, origin: loaded.origin, text: loaded.text, source: loaded.path } };
+    return { kind: 'apply', enforced: { config: loaded.config, origin: loaded.origin, text, source: loaded.path } };
   }
 
   private reportInvalid(e: unknown): void {

@@ -29,6 +29,8 @@ export interface RunDaemonOptions {
   parse: ControllerDeps['parse'];
   defaults: ControllerDeps['defaults'];
   reconcile: ControllerDeps['reconcile'];
+  /** flannel/episodes.ts FlannelReaddTracker: one warning per flannel re-add episode. */
+  flannelReadds?: ControllerDeps['flannelReadds'];
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Injected in tests; default: pino to fd 1 (journal-prefixed under systemd). */
   log?: Logger;
@@ -52,6 +54,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     parse: options.parse,
     defaults: options.defaults,
     reconcile: options.reconcile,
+    ...(options.flannelReadds ? { flannelReadds: options.flannelReadds } : {}),
     state,
     log,
     notify,

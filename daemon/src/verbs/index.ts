@@ -4,7 +4,8 @@ import { check } from './check.js';
 import { cleanup } from './cleanup.js';
 import { explain } from './explain.js';
 import { render } from './render.js';
+import { run } from './run.js';
 import { status } from './status.js';
 import type { Verb } from './verb.js';
 
-export const VERBS: readonly Verb[] = [check, render, apply, status, explain, cleanup];
+export const VERBS: readonly Verb[] = [check, render, apply, status, explain, cleanup, run];

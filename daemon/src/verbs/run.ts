@@ -1,0 +1,57 @@
+/** `ip-masq run`: the daemon (systemd's ExecStart). */
+import { loadConfigFile } from '../config/load.js';
+import { defaultConfig, parseConfigText } from '../config/parse.js';
+import { flannelHooks } from '../daemon/flannel-hooks.js';
+import { reconcile } from '../daemon/reconcile.js';
+import { runDaemon } from '../daemon/run.js';
+import { ExitCode } from '../errors.js';
+import { FlannelReaddTracker } from '../flannel/episodes.js';
+import type { Verb } from './verb.js';
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const run: Verb = {
+  name: 'run',
+  summary: 'the daemon: reconcile at start, on config edits, SIGHUP, drift and every resyncInterval',
+  usage: `Usage: ip-masq run [--config PATH] [--state-dir DIR] [--nft PATH] [--log-level LEVEL]
+
+Runs until SIGTERM/SIGINT (the rules stay in place on exit). Reconciles at start, whenever the
+config file's directory changes, on SIGHUP, when nft reports a change to table ip/ip6 ip-masq
+or a flannel MASQUERADE rule, and every resyncInterval. An invalid config keeps the current
+rules (and the last good config, persisted in the state directory, is used at start); a
+failing nft is retried with backoff up to 30 s. Logs NDJSON to stdout, with syslog priority
+prefixes when stdout is the journal. Under systemd (Type=notify, NotifyAccess=all) it sends
+READY=1, STATUS= and WATCHDOG=1 through systemd-notify.
+
+Options:
+  --state-dir DIR    where the last good config is kept (default $STATE_DIRECTORY, else /var/lib/ip-masq)
+  --log-level LEVEL  debug, info (default), warn or error`,
+  options: {
+    'state-dir': { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  async run(ctx) {
+    const level = ctx.values['log-level'];
+    if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
+      ctx.io.stderr(`ip-masq run: --log-level must be one of ${LOG_LEVELS.join(', ')}, not "${String(level)}"\n`);
+      return ExitCode.USAGE;
+    }
+    const stateDir = ctx.values['state-dir'];
+    const client = ctx.nft();
+    const flannel = flannelHooks();
+    return runDaemon({
+      configPath: ctx.configPath,
+      ...(typeof stateDir === 'string' ? { stateDir } : {}),
+      client,
+      env: { ...ctx.io.env },
+      signals: ctx.io.signals ?? process,
+      load: loadConfigFile,
+      parse: parseConfigText,
+      defaults: defaultConfig,
+      reconcile: (config) => reconcile({ client, flannel }, config),
+      flannelReadds: new FlannelReaddTracker(),
+      logLevel: (level as LogLevel | undefined) ?? 'info',
+    });
+  },
+};
