@@ -300,7 +300,10 @@ class Walker {
         this.issues.atOffset(keyOffset, path, `duplicate key "${key}"; each key may appear only once`);
         continue;
       }
-      fields.set(key, { node: this.deref(valueAt, path), at: valueAt, keyOffset, path });
+      const node = this.deref(valueAt, path);
+      // A dangling alias is already reported; checking its (missing) value would repeat it.
+      if (isAlias(valueAt) && node === null) continue;
+      fields.set(key, { node, at: valueAt, keyOffset, path });
     }
     return fields;
   }
@@ -347,7 +350,9 @@ class Walker {
       const source = node.range ? this.text.slice(node.range[0], node.range[1]) : String(v);
       if (typeof v === 'number' || typeof v === 'bigint') return `number ${source}`;
       if (typeof v === 'boolean') return `boolean ${source}`;
-      return `${typeof v} ${source}`;
+      // Other tags the core schema knows (e.g. !!binary → Uint8Array): name the tag.
+      const tag = node.tag?.replace('tag:yaml.org,2002:', '!!') ?? typeof v;
+      return `a ${tag} value`;
     }
     if (isSeq(node)) return 'a list';
     if (isMap(node)) return 'a mapping';
