@@ -2,7 +2,7 @@
 // esbuild bundled into the given file, read from the bundle's source map: what the map lists
 // is exactly what ships, so the list can neither miss nor invent a package.
 //   usage: node packaging/third-party.mjs dist/ip-masq.js.map
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const mapPath = process.argv[2];
@@ -46,7 +46,6 @@ for (const [dir, name] of [...packages].sort((a, b) => a[1].localeCompare(b[1]))
     texts.set(license, titled);
   }
 }
-if (!existsSync(join(root, 'node_modules'))) console.error(`third-party: warning: ${root}/node_modules not found`);
 const out = [...paragraphs];
 for (const [name, text] of texts) {
   out.push(`License: ${name}\n` + text.split('\n').map((l) => (l.trim() === '' ? ' .' : ' ' + l.trimEnd())).join('\n'));

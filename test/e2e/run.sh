@@ -42,7 +42,12 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 T0=$(now_ms)
 ok()  { PASS=$((PASS + 1)); echo "ok   - ${SUITE:-host}: $*" >&3; }
 bad() { FAIL=$((FAIL + 1)); echo "FAIL - ${SUITE:-host}: $*" >&3; }
-check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi; }
+# check DESCRIPTION cmd...: one result line; a failure also shows the command's last output
+check() {
+  local d=$1 out rc=0; shift
+  out=$("$@" 2>&1 </dev/null) || rc=$?
+  if [ $rc = 0 ]; then ok "$d"; else bad "$d (exit $rc)"; [ -z "$out" ] || tail -n 5 <<<"$out" | sed 's/^/       | /' >&3; fi
+}
 note() { echo "     ${SUITE:-host}: $*" >&3; }
 # eventually SECONDS cmd...: polls until cmd succeeds (the daemon reacts asynchronously)
 eventually() {
@@ -155,7 +160,7 @@ save_journal() {
 
 # ------------------------------------------------------------------ container-side helpers
 table() { cx nft list table ip ip-masq 2>/dev/null; }
-table_has() { table | grep -qF -- "$1"; }
+table_has() { local t; t=$(cx nft list table ip ip-masq 2>&1) && grep -qF -- "$1" <<<"$t" || { echo "$t"; return 1; }; }
 no_table() { ! cx nft list table ip ip-masq >/dev/null 2>&1; }
 main_pid() { cx systemctl show -P MainPID ip-masq; }
 journal() { cx journalctl -u ip-masq --no-pager -o cat "$@"; }
@@ -261,7 +266,8 @@ test_deb() {
   wait_nspawn_exit
   ip netns exec $NS_NODE nft flush ruleset
   t=$(now_ms)
-  check "reboot: container booted again" start_container
+  # not through check: start_container sets LEADER/NSPAWN_PID, which a subshell would lose
+  if start_container; then ok "reboot: container booted again"; else bad "reboot: container booted again"; fi
   TIMES+=("$SUITE reboot -> system running: $(( $(now_ms) - t )) ms")
   check "reboot: ip-masq active again (enabled at boot)" cx systemctl is-active ip-masq
   check "reboot: rules back from the config" table_has 198.51.100.0/24
