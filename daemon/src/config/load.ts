@@ -26,11 +26,11 @@ export interface LoadedConfig {
 /** Injection point for tests that cannot provoke an errno for real; production uses node:fs. */
 export interface ConfigFs {
   open(path: string, flags: number): Promise<FileHandle>;
-  lstat: typeof lstat;
+  lstat(path: string): Promise<{ isSymbolicLink(): boolean }>;
   readlink(path: string): Promise<string>;
 }
 
-const realFs: ConfigFs = { open: (p, flags) => open(p, flags), lstat, readlink: (p) => readlink(p) };
+const realFs: ConfigFs = { open: (p, flags) => open(p, flags), lstat: (p) => lstat(p), readlink: (p) => readlink(p) };
 
 function unreadable(path: string, message: string, cause?: unknown): ConfigError {
   return new ConfigError([{ file: path, line: 0, col: 0, path: '', message }], 'CONFIG_UNREADABLE', { cause });
