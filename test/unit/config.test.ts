@@ -468,17 +468,31 @@ describe('big-list fast path', () => {
       fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 32 })).map(([a, len]) => `${a}.0.0.0/${len}`),
     );
     const quote = fc.constantFrom('', '"', "'");
-    const entries = fc.array(fc.tuple(item, quote, fc.constantFrom('', ' # c', ' ')), { maxLength: 8 });
-    const extras = fc.subarray(['enableIPv6: true', 'masqLinkLocal: true', 'cidrLimit: 3', '# trailing comment']);
+    const entries = fc.array(fc.tuple(item, quote, fc.constantFrom('', ' # c', ' '), fc.constantFrom('', '\n', '  # between\n')), { maxLength: 8 });
+    const extras = fc.subarray(['enableIPv6: true', 'masqLinkLocal: yes', 'cidrLimit: 3', '# trailing comment', 'resyncInterval: 5']);
+    const before = fc.subarray(['# head', 'randomFully: false', 'masqLinkLocalIPv6: 1']);
     fc.assert(
-      fc.property(entries, extras, fc.constantFrom(0, 2, 4), fc.boolean(), (list, extra, indent, flow) => {
-        const pad = ' '.repeat(indent);
-        const text = flow
-          ? `nonMasqueradeCIDRs: [${list.map(([v, q]) => `${q}${v}${q}`).join(', ')}]\n${extra.join('\n')}\n`
-          : `nonMasqueradeCIDRs:\n${list.map(([v, q, tail]) => `${pad}- ${q}${v}${q}${tail}\n`).join('')}${extra.join('\n')}\n`;
-        expect(outcome(() => fast(text))).toEqual(outcome(() => slow(text)));
-      }),
-      { numRuns: 400 },
+      fc.property(
+        entries,
+        before,
+        extras,
+        fc.constantFrom(0, 2, 4),
+        fc.constantFrom('block', 'flow', 'flow-multiline'),
+        fc.constantFrom('\n', '\r\n'),
+        fc.constantFrom('', ' # key comment'),
+        (list, head, extra, indent, shape, eol, keyComment) => {
+          const pad = ' '.repeat(indent);
+          const prefix = head.map((l) => `${l}\n`).join('');
+          const suffix = extra.join('\n');
+          let text: string;
+          if (shape === 'flow') text = `${prefix}nonMasqueradeCIDRs: [${list.map(([v, q]) => `${q}${v}${q}`).join(', ')}]\n${suffix}\n`;
+          else if (shape === 'flow-multiline') text = `${prefix}nonMasqueradeCIDRs: [\n${list.map(([v, q]) => `  ${q}${v}${q}`).join(',\n')}\n  ]\n${suffix}\n`;
+          else text = `${prefix}nonMasqueradeCIDRs:${keyComment}\n${list.map(([v, q, tail, gap]) => `${gap}${pad}- ${q}${v}${q}${tail}\n`).join('')}${suffix}\n`;
+          text = text.replace(/\n/g, eol);
+          expect(outcome(() => fast(text))).toEqual(outcome(() => slow(text)));
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 

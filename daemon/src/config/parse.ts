@@ -69,13 +69,17 @@ export function parseConfigTextWith(text: string, file: string, options: { fastP
   if (options.fastPath) {
     const fast = findFastCidrList(text);
     if (fast !== null) {
-      const attempt = validateText(fast.text, file, fast);
-      // Any issue, or a marker that turned out not to be the top-level list: start over on
-      // the original text so positions are exact.
-      if (attempt.config !== null && attempt.issues.length === 0 && attempt.usedFastList) return attempt.config;
+      const attempt = validateText(fast.text, file, fast, text);
+      // Positions on the fast path are mapped back to the original text, so its issues are
+      // final, unless the marker turned out not to be the top-level list or the rest has a
+      // syntax error (whose wording could depend on the splice): then start over.
+      if (attempt.usedFastList && !attempt.syntaxBroken) {
+        if (attempt.issues.length > 0 || attempt.config === null) throw new ConfigError(attempt.issues);
+        return attempt.config;
+      }
     }
   }
-  const result = validateText(text, file, null);
+  const result = validateText(text, file, null, text);
   if (result.issues.length > 0 || result.config === null) throw new ConfigError(result.issues);
   return result.config;
 }
@@ -84,14 +88,18 @@ interface ValidationResult {
   config: Config | null;
   issues: ConfigIssue[];
   usedFastList: boolean;
+  syntaxBroken: boolean;
 }
 
-/** Collects issues located at nodes or offsets. */
+/** Collects issues located at nodes or offsets of the parsed text (mapped to the original). */
 class Issues {
   readonly list: ConfigIssue[] = [];
   constructor(
     private readonly file: string,
-    private readonly lineCounter: LineCounter,
+    /** 1-based line/col of an offset in the original text. */
+    private readonly linePos: (offset: number) => { line: number; col: number },
+    /** Offset in the parsed text → offset in the original text. */
+    private readonly mapOffset: (offset: number) => number,
   ) {}
 
   /** In file order (Array.prototype.sort is stable), as an operator reads them. */
@@ -99,9 +107,15 @@ class Issues {
     return [...this.list].sort((a, b) => a.line - b.line || a.col - b.col);
   }
 
-  atOffset(offset: number, path: string, message: string): void {
-    const { line, col } = this.lineCounter.linePos(offset);
+  /** At an offset of the original text. */
+  atOriginal(offset: number, path: string, message: string): void {
+    const { line, col } = this.linePos(offset);
     this.list.push({ file: this.file, line, col, path, message });
+  }
+
+  /** At an offset of the parsed text. */
+  atOffset(offset: number, path: string, message: string): void {
+    this.atOriginal(this.mapOffset(offset), path, message);
   }
 
   at(node: YamlNode | null | undefined, fallbackOffset: number, path: string, message: string): void {
@@ -111,6 +125,19 @@ class Issues {
     const offset = range && range[1] > range[0] ? range[0] : fallbackOffset;
     this.atOffset(offset, path, message);
   }
+}
+
+/** line/col lookup for a text that was not the one given to the YAML parser. */
+function lineIndex(text: string): (offset: number) => { line: number; col: number } {
+  let counter: LineCounter | null = null;
+  return (offset) => {
+    if (counter === null) {
+      counter = new LineCounter();
+      counter.addNewLine(0);
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) counter.addNewLine(i + 1);
+    }
+    return counter.linePos(offset);
+  };
 }
 
 /** A key's value, with where to point when it is wrong. */
@@ -124,10 +151,13 @@ interface Field {
   path: string;
 }
 
-function validateText(text: string, file: string, fast: FastCidrList | null): ValidationResult {
+function validateText(text: string, file: string, fast: FastCidrList | null, original: string): ValidationResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const issues = new Issues(file, lineCounter);
+  const issues =
+    fast === null
+      ? new Issues(file, (offset) => lineCounter.linePos(offset), (offset) => offset)
+      : new Issues(file, lineIndex(original), fast.mapOffset);
 
   let syntaxBroken = false;
   for (const e of doc.errors) {
@@ -141,12 +171,12 @@ function validateText(text: string, file: string, fast: FastCidrList | null): Va
     }
   }
   // The AST of a file with syntax errors is a guess: report only the syntax errors.
-  if (syntaxBroken) return { config: null, issues: issues.sorted(), usedFastList: false };
+  if (syntaxBroken) return { config: null, issues: issues.sorted(), usedFastList: false, syntaxBroken };
   for (const w of doc.warnings) issues.atOffset(w.pos[0], '', `YAML: ${w.message}`);
 
   const walker = new Walker(text, doc, issues, fast);
   const config = walker.run();
-  return { config, issues: issues.sorted(), usedFastList: walker.usedFastList };
+  return { config, issues: issues.sorted(), usedFastList: walker.usedFastList, syntaxBroken };
 }
 
 /** Go's time.ParseDuration grammar: "0", or a sequence of decimal numbers each with a unit. */
@@ -419,15 +449,17 @@ class Walker {
     const texts: string[] = [];
     const cidrs: Cidr[] = [];
     const { node } = field;
-    const addOne = (text: string, at: YamlNode | null, path: string): void => {
+    /** `at` is a node of the parsed text, or an offset of the original text (fast path). */
+    const addOne = (text: string, at: YamlNode | null | number, path: string): void => {
+      const report = (message: string): void => {
+        if (typeof at === 'number') this.issues.atOriginal(at, path, message);
+        else this.issues.at(at, field.keyOffset, path, message);
+      };
       const parsed = parseCidr(text);
-      if (!parsed.ok) {
-        this.issues.at(at, field.keyOffset, path, parsed.reason);
-      } else if (parsed.cidr.family === 'ipv6' && !enableIPv6) {
-        this.issues.at(at, field.keyOffset, path, `${JSON.stringify(text)} is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`);
-      } else {
-        cidrs.push(parsed.cidr);
-      }
+      if (!parsed.ok) report(parsed.reason);
+      else if (parsed.cidr.family === 'ipv6' && !enableIPv6) {
+        report(`${JSON.stringify(text)} is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`);
+      } else cidrs.push(parsed.cidr);
     };
 
     if (isScalar(node) && node.value === null) return { texts, cidrs };
@@ -442,12 +474,13 @@ class Walker {
       return { texts, cidrs };
     }
     if (this.fast !== null && field.path === 'nonMasqueradeCIDRs' && node.items.length === 0 && node.range?.[0] === this.fast.markerOffset) {
-      // The fast path's list (see fast-cidr-list.ts). Its items carry no positions: any issue
-      // here makes the caller re-validate the original text.
+      // The fast path's list (see fast-cidr-list.ts), with its items' offsets in the original.
       this.usedFastList = true;
-      for (const text of this.fast.items) {
+      const { items, itemOffsets } = this.fast;
+      for (let i = 0; i < items.length; i++) {
+        const text = items[i] as string;
         texts.push(text);
-        addOne(text, node, field.path);
+        addOne(text, itemOffsets[i] as number, `${field.path}[${i}]`);
       }
       return { texts, cidrs };
     }
