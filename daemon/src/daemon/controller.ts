@@ -87,7 +87,7 @@ export class DaemonController {
   private persistedCandidate: Enforced | null | undefined = undefined;
   private generationCount = 0;
   private readySent = false;
-  private configProblem: string | null = null;
+  private configIssue: string | null = null;
   private nftProblem: string | null = null;
   private vanishedSince: number | null = null;
   private fightCount = 0;
@@ -118,6 +118,11 @@ export class DaemonController {
     return this.lastStatus;
   }
 
+  /** Why the config file is not being applied (first issue), null when it is. */
+  get configProblem(): string | null {
+    return this.configIssue;
+  }
+
   get ready(): boolean {
     return this.readySent;
   }
@@ -126,7 +131,7 @@ export class DaemonController {
   async pass(triggers: Trigger[]): Promise<PassOutcome> {
     const target = await this.chooseConfig();
     if (target.kind === 'wait') {
-      this.setStatus(`waiting for a valid config: ${this.configProblem ?? 'none yet'}; no rules applied`, true);
+      this.setStatus(`waiting for a valid config: ${this.configIssue ?? 'none yet'}; no rules applied`, true);
       return {};
     }
     if (target.kind === 'recheck' && !this.enforced) return { retryAfterMs: target.afterMs };
@@ -192,11 +197,6 @@ export class DaemonController {
       if (persisted) return { kind: 'apply', enforced: persisted };
       return { kind: 'wait' };
     }
-    if (this.configProblem !== null) {
-      this.deps.log.info({ file: loaded.path }, 'config valid again');
-      this.configProblem = null;
-    }
-
     const text = loaded.text ?? '';
     const vanished = loaded.origin === 'absent' || text.trim() === '';
     const hadContent = this.enforced !== null && this.enforced.origin !== 'absent' && this.enforced.text.trim() !== '';
@@ -207,6 +207,11 @@ export class DaemonController {
       if (left > 0) return { kind: 'recheck', afterMs: left };
     }
     this.vanishedSince = null;
+    if (this.configIssue !== null) {
+      // A deleted file is reported by its own warning below.
+      if (loaded.origin === 'file') this.deps.log.info({ file: loaded.path }, 'config valid again');
+      this.configIssue = null;
+    }
     if (loaded.origin === 'absent' && this.enforced?.origin !== 'absent') {
       this.deps.log.warn({ file: loaded.path }, `config file ${loaded.path} does not exist; applying the defaults`);
     }
@@ -216,11 +221,11 @@ export class DaemonController {
   private reportInvalid(e: unknown): void {
     const issues = e instanceof ConfigError ? e.issues.map(formatConfigIssue) : [`${this.deps.configPath}: ${(e as Error)?.message ?? String(e)}`];
     const first = issues[0] ?? 'invalid';
-    this.configProblem = issues.length > 1 ? `${first} (and ${issues.length - 1} more)` : first;
+    this.configIssue = issues.length > 1 ? `${first} (and ${issues.length - 1} more)` : first;
     const keeping = this.enforced
       ? `keeping the rules of ${this.enforced.origin === 'persisted' ? 'the persisted last good config' : this.enforced.origin === 'absent' ? 'the defaults' : 'the last good config'}`
       : 'no rules applied yet';
-    this.limited('error', `config:${issues.join('\n')}`, { file: this.deps.configPath, issues, code: isIpMasqError(e) ? e.code : undefined }, `config invalid: ${this.configProblem}; ${keeping}`);
+    this.limited('error', `config:${issues.join('\n')}`, { file: this.deps.configPath, issues, code: isIpMasqError(e) ? e.code : undefined }, `config invalid: ${this.configIssue}; ${keeping}`);
   }
 
   /** The persisted last good config, read once (only needed before anything is enforced). */
@@ -301,7 +306,7 @@ export class DaemonController {
           ? `enforcing the persisted last good config`
           : `enforcing ${e.source}`;
     const parts = [`${what}, generation ${this.generationCount}`];
-    if (this.configProblem) parts.unshift(`config invalid: ${this.configProblem}`);
+    if (this.configIssue) parts.unshift(`config invalid: ${this.configIssue}`);
     if (this.nftProblem && retryInMs !== undefined) parts.unshift(`nft failing (retry in ${Math.max(1, Math.round(retryInMs / 1000))}s): ${this.nftProblem}`);
     return parts.join('; ');
   }

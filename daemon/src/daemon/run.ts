@@ -61,13 +61,16 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   });
 
   let resyncTimer: NodeJS.Timeout | null = null;
+  let passes = 0;
   const loop: ReconcileLoop = new ReconcileLoop({
     settleMs: options.settleMs ?? 2,
     pass: async (triggers) => {
-      log.debug({ triggers }, 'reconcile pass');
+      const pass = ++passes;
+      log.debug({ pass, triggers }, 'pass started');
       const outcome = await controller.pass(triggers);
+      log.debug({ pass, generation: controller.generation, configProblem: controller.configProblem, retryInMs: outcome.retryAfterMs ?? null }, 'pass done');
       // Cheap (a stat): re-arms the watcher if its directory came or went unnoticed.
-      await watcher?.recheck();
+      watcher.recheck();
       // Re-armed after every pass: the backstop fires resyncInterval after the last check.
       if (resyncTimer) clearTimeout(resyncTimer);
       resyncTimer = setTimeout(() => loop.trigger('resync'), controller.resyncIntervalMs);
@@ -90,6 +93,19 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   options.signals.on('SIGINT', onInt);
 
   log.info({ config: options.configPath, stateDir: state.dir, nft: options.client.argv.join(' '), systemd: notify.enabled }, 'starting');
+
+  // Armed before the first pass reads the file: an edit racing our start-up is not missed.
+  const watcher: ConfigWatcher = watchConfigDir({
+    path: options.configPath,
+    onChange: (event, path) => {
+      log.debug({ event, path }, 'config directory event');
+      loop.trigger('file');
+    },
+    onError: (e) => {
+      const admitted = limiter.admit(`watch:${e.message}`);
+      if (admitted) log.warn({ error: e.message }, 'config directory watcher error; changes are still picked up at the resync and on SIGHUP');
+    },
+  });
 
   // Started before the first pass so a change racing our start-up is not missed.
   let monitor: NftMonitor | null = null;
@@ -116,23 +132,6 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     monitor.start();
   }
 
-  let watcher: ConfigWatcher | null = null;
-  try {
-    watcher = await watchConfigDir({
-      path: options.configPath,
-      onChange: (event, path) => {
-        log.debug({ event, path }, 'config directory event');
-        loop.trigger('file');
-      },
-      onError: (e) => {
-        const admitted = limiter.admit(`watch:${e.message}`);
-        if (admitted) log.warn({ error: e.message }, 'config directory watcher error; changes are still picked up at the resync');
-      },
-    });
-  } catch (e) {
-    log.warn({ error: (e as Error).message }, 'cannot watch the config directory; changes are picked up at the resync and on SIGHUP');
-  }
-
   loop.trigger('start');
 
   let watchdogTimer: NodeJS.Timeout | null = null;
@@ -151,7 +150,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   await loop.stop();
   if (resyncTimer) clearTimeout(resyncTimer);
   if (watchdogTimer) clearInterval(watchdogTimer);
-  await Promise.all([watcher?.close(), monitor?.stop()]);
+  watcher.close();
+  await monitor?.stop();
   await notify.flush();
   options.signals.off('SIGHUP', onHup);
   options.signals.off('SIGTERM', onTerm);

@@ -1,159 +1,141 @@
 /**
  * Watches the config file's DIRECTORY, not the file: editors and config-management tools
- * replace the file by rename (a watch on the file follows the old inode and goes deaf).
+ * replace the file by rename (a watch on the file follows the old inode and goes deaf), and
+ * Kubernetes-style mounts swap a `..data` symlink next to it.
  *
- * The directory itself may not exist yet, or may be deleted and re-created. chokidar 4.0.3
- * reports neither (measured: a watched directory that is missing at start, or removed and
- * re-created, never produces another event), so this watcher has two modes:
- *   - directory exists: chokidar on the directory (depth 0), filtered to our file;
- *   - directory missing: a plain fs.watch on the nearest existing ancestor, waiting for the
- *     next path component to appear; then back to the first mode, reporting a change (the
- *     file may have arrived with its directory).
- * `recheck()` (called after every reconcile pass) re-arms if the mode no longer matches the
- * file system, so even a lost event cannot leave the daemon deaf for longer than one resync.
+ * Plain inotify (fs.watch on the directory) rather than chokidar. Measured with chokidar 4.0.3:
+ * a watched directory that is missing at start, or deleted and re-created, never produces
+ * another event; a symlink loop or a dangling symlink in place of the file produces none, and
+ * afterwards a valid file renamed over it went unreported. fs.watch on a directory reports every
+ * entry created, deleted, renamed or written, immediately, without stat-ing or following links.
  *
- * Every event only says "look again": the loop re-reads the file, so a lost or reordered event
- * never leaves a stale ruleset.
+ * Two modes:
+ *   - the directory exists: fs.watch on it; any event means "look again";
+ *   - it does not: fs.watch on the nearest existing ancestor, waiting for the next path
+ *     component to appear; then back to the first mode, reporting a change (the file may
+ *     have arrived with its directory).
+ * After every event, and in `recheck()` (called after every reconcile pass), the mode is
+ * compared with the file system (exists? same inode?) and re-armed when it drifted, so even a
+ * lost event cannot leave the daemon deaf for longer than one resync.
+ *
+ * Every event only says "look again": the loop re-reads the file, so lost, duplicate or
+ * reordered events never leave a stale ruleset, and an editor's swap file costs one pass that
+ * changes nothing.
  */
-import { watch as fsWatch, type FSWatcher as FsWatcher, statSync } from 'node:fs';
-import { basename, dirname, join, resolve, sep } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { watch as fsWatch, type FSWatcher, statSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 
 export interface ConfigWatcher {
-  /** Re-arms if the directory appeared or vanished without us noticing. */
-  recheck(): Promise<void>;
-  close(): Promise<void>;
+  /** Re-arms if the directory appeared, vanished or was replaced without us noticing. */
+  recheck(): void;
+  close(): void;
 }
 
 export interface WatchOptions {
   /** The config file; its directory is watched. */
   path: string;
-  /** Something that may have changed the file (write, rename, delete, directory (re)created). */
+  /** Something in the directory changed (or the directory itself came or went). */
   onChange: (event: string, path: string) => void;
   onError?: (error: Error) => void;
 }
 
-function isDirectory(path: string): boolean {
+/** Inode of a directory, or null when `path` is not a directory. */
+function dirInode(path: string): bigint | null {
   try {
-    return statSync(path).isDirectory();
+    const st = statSync(path, { bigint: true });
+    return st.isDirectory() ? st.ino : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
 /** The nearest existing ancestor directory of `dir` (at worst the root). */
 function nearestExistingAncestor(dir: string): string {
   let p = dirname(dir);
-  while (!isDirectory(p) && dirname(p) !== p) p = dirname(p);
+  while (dirInode(p) === null && dirname(p) !== p) p = dirname(p);
   return p;
 }
 
 class DirectoryWatcher implements ConfigWatcher {
-  private readonly file: string;
   private readonly dir: string;
-  private readonly name: string;
-  private chokidar: FSWatcher | null = null;
-  private ancestor: FsWatcher | null = null;
-  private ancestorPath: string | null = null;
+  private watcher: FSWatcher | null = null;
+  /** What is watched: the directory itself (with its inode) or an ancestor. */
+  private mode: { kind: 'dir'; ino: bigint } | { kind: 'ancestor'; path: string; ino: bigint | null } | null = null;
   private closed = false;
-  private arming: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: WatchOptions) {
-    this.file = resolve(options.path);
-    this.dir = dirname(this.file);
-    this.name = basename(this.file);
+    this.dir = dirname(resolve(options.path));
   }
 
-  /** Serialized: two re-arms never race each other. */
-  arm(): Promise<void> {
-    this.arming = this.arming.then(() => this.armNow()).catch((e: unknown) => this.options.onError?.(e as Error));
-    return this.arming;
-  }
-
-  recheck(): Promise<void> {
-    const inDirMode = this.chokidar !== null;
-    const ancestorStale = this.ancestorPath !== null && this.ancestorPath !== nearestExistingAncestor(this.dir);
-    if (inDirMode !== isDirectory(this.dir) || ancestorStale) return this.arm();
-    return this.arming;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.arming;
-    await this.disarm();
-  }
-
-  private async disarm(): Promise<void> {
-    const c = this.chokidar;
-    this.chokidar = null;
-    this.ancestor?.close();
-    this.ancestor = null;
-    this.ancestorPath = null;
-    if (c) await c.close();
-  }
-
-  private async armNow(): Promise<void> {
+  recheck(): void {
     if (this.closed) return;
-    const wasWatchingAncestor = this.ancestor !== null;
-    await this.disarm();
-    if (isDirectory(this.dir)) {
-      await this.watchDirectory();
-      // Created while we were not looking (or while chokidar was scanning): look at it now.
-      if (wasWatchingAncestor) this.options.onChange('addDir', this.dir);
-      if (!isDirectory(this.dir)) await this.armNow();
-    } else {
-      this.watchAncestor(nearestExistingAncestor(this.dir));
-      if (isDirectory(this.dir)) await this.armNow();
+    const ino = dirInode(this.dir);
+    const m = this.mode;
+    const stale =
+      m === null ||
+      (m.kind === 'dir' && ino !== m.ino) ||
+      (m.kind === 'ancestor' && (ino !== null || nearestExistingAncestor(this.dir) !== m.path || dirInode(m.path) !== m.ino));
+    if (stale) this.arm();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.disarm();
+  }
+
+  private disarm(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    this.mode = null;
+  }
+
+  arm(): void {
+    if (this.closed) return;
+    const wasAncestor = this.mode?.kind === 'ancestor';
+    this.disarm();
+    const ino = dirInode(this.dir);
+    if (ino !== null) {
+      // On failure (reported) stay unarmed: the recheck after the next pass tries again.
+      if (!this.watch(this.dir, (event, name) => this.onDirEvent(event, name))) return;
+      this.mode = { kind: 'dir', ino };
+      // Created while we were not looking: look at it now.
+      if (wasAncestor) this.options.onChange('addDir', this.dir);
+      return;
     }
-  }
-
-  private async watchDirectory(): Promise<void> {
-    const w = watch(this.dir, {
-      ignoreInitial: true,
-      depth: 0,
-      // Rename-replace arrives as one `change` (chokidar's atomic mode); a plain delete is
-      // reported after ~100 ms, which also spares a defaults flap on delete-and-recreate.
-      atomic: true,
-      // awaitWriteFinish would add its stability threshold (≥ 100 ms) to every reload; a torn
-      // read is harmless here (invalid → keep the rules, the next event re-reads).
-      awaitWriteFinish: false,
-      ignorePermissionErrors: true,
-    });
-    this.chokidar = w;
-    w.on('all', (event, path) => {
-      const p = resolve(path);
-      if (p === this.dir && event === 'unlinkDir') {
-        // Gone: chokidar would never report its re-creation.
-        this.options.onChange(event, p);
-        void this.arm();
-        return;
-      }
-      if (p === this.file || (dirname(p) === this.dir && basename(p) === this.name)) this.options.onChange(event, p);
-    });
-    w.on('error', (e) => this.options.onError?.(e instanceof Error ? e : new Error(String(e))));
-    await new Promise<void>((ready) => w.once('ready', () => ready()));
-  }
-
-  private watchAncestor(ancestor: string): void {
+    const ancestor = nearestExistingAncestor(this.dir);
     // The next component of the path below the ancestor: its appearance is all we wait for.
-    const rest = this.dir.slice(ancestor.length).split(sep).filter(Boolean);
-    const next = rest[0];
+    const next = this.dir.slice(ancestor.length).split(sep).filter(Boolean)[0];
+    if (!this.watch(ancestor, (_event, name) => (name === null || name === next ? this.arm() : this.recheck()))) return;
+    this.mode = { kind: 'ancestor', path: ancestor, ino: dirInode(ancestor) };
+    // It may have appeared between the stat and the watch (then this arms the directory).
+    if (dirInode(this.dir) !== null) this.arm();
+  }
+
+  private onDirEvent(event: string, name: string | null): void {
+    this.options.onChange(event, name ? join(this.dir, name) : this.dir);
+    // The directory itself deleted or renamed away: its watch is dead or on the wrong inode.
+    this.recheck();
+  }
+
+  private watch(path: string, listener: (event: string, name: string | null) => void): boolean {
     try {
-      const w = fsWatch(ancestor, { persistent: true }, (_event, filename) => {
-        if (filename === null || filename === undefined || String(filename) === next) void this.arm();
+      const w = fsWatch(path, { persistent: true, encoding: 'utf8' }, (event, name) => listener(event, name));
+      w.on('error', (e) => {
+        this.options.onError?.(e);
+        if (this.watcher === w) this.arm();
       });
-      w.on('error', () => void this.arm());
-      this.ancestor = w;
-      this.ancestorPath = ancestor;
+      this.watcher = w;
+      return true;
     } catch (e) {
-      this.options.onError?.(new Error(`cannot watch ${ancestor} for ${join(ancestor, next ?? '')}: ${(e as Error).message}`));
+      this.options.onError?.(e as Error);
+      return false;
     }
   }
 }
 
-/** Starts watching; resolves once armed (changes after that are not missed). */
-export async function watchConfigDir(options: WatchOptions): Promise<ConfigWatcher> {
+/** Starts watching (synchronously armed: changes after this call are not missed). */
+export function watchConfigDir(options: WatchOptions): ConfigWatcher {
   const w = new DirectoryWatcher(options);
-  await w.arm();
+  w.arm();
   return w;
 }
