@@ -58,6 +58,16 @@ eventually() {
 # run a command inside the booted container, as an admin's root shell would
 cx() { nsenter -t "$LEADER" -a -- /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 cxq() { cx "$@" </dev/null >/dev/null 2>&1; }
+# tx cmd...: run in the container as the user would, recording "$ cmd" and its output in the
+# suite's transcript (dist/e2e-logs/<suite>-transcript.txt: what docs/install.md quotes)
+tx() {
+  local rc=0
+  printf '\n$ %s\n' "$*" >>"$TX"
+  cx "$@" </dev/null >>"$TX" 2>&1 || rc=$?
+  [ $rc = 0 ] || echo "(exit status $rc)" >>"$TX"
+  return $rc
+}
+not() { ! "$@"; }
 put() { cx sh -c "cat > '$1.tmp' && mv '$1.tmp' '$1'"; }   # write stdin to a file like editors do (rename)
 
 cleanup() {
@@ -160,7 +170,17 @@ save_journal() {
 
 # ------------------------------------------------------------------ container-side helpers
 table() { cx nft list table ip ip-masq 2>/dev/null; }
-table_has() { local t; t=$(cx nft list table ip ip-masq 2>&1) && grep -qF -- "$1" <<<"$t" || { echo "$t"; return 1; }; }
+# table_has STRING: our table is listed and contains STRING. A listing that fails for any
+# reason other than "no such table" (a dump interrupted by a concurrent change) is retried.
+table_has() {
+  local t i
+  for i in 1 2 3; do
+    if t=$(cx nft list table ip ip-masq 2>&1); then grep -qF -- "$1" <<<"$t" && return 0; break; fi
+    grep -q 'No such file or directory' <<<"$t" && break
+    sleep 0.1
+  done
+  echo "$t"; return 1
+}
 no_table() { ! cx nft list table ip ip-masq >/dev/null 2>&1; }
 main_pid() { cx systemctl show -P MainPID ip-masq; }
 journal() { cx journalctl -u ip-masq --no-pager -o cat "$@"; }
@@ -196,7 +216,7 @@ EOF
 
 test_deb() {
   local t; t=$(now_ms)
-  check "deb: dpkg -i ip-masq_${VERSION}_all.deb" cx dpkg -i /pkgs/ip-masq_${VERSION}_all.deb
+  check "deb: dpkg -i ip-masq_${VERSION}_all.deb" tx dpkg -i /pkgs/ip-masq_${VERSION}_all.deb
   TIMES+=("$SUITE dpkg -i: $(( $(now_ms) - t )) ms")
   check "deb: installed but not enabled" test "$(cx systemctl is-enabled ip-masq 2>/dev/null)" = disabled
   check "deb: installed but not started, no table" sh -c "! nsenter -t $LEADER -a systemctl -q is-active ip-masq && ! nsenter -t $LEADER -a nft list table ip ip-masq"
@@ -212,7 +232,8 @@ test_deb() {
 
   write_config "e2e: initial" 10.0.0.0/8 198.51.100.0/24
   t=$(now_ms)
-  check "deb: systemctl enable --now ip-masq (returns after READY)" cx systemctl enable --now ip-masq
+  check "deb: ip-masq check accepts the config" tx ip-masq check
+  check "deb: systemctl enable --now ip-masq (returns after READY)" tx systemctl enable --now ip-masq
   TIMES+=("$SUITE enable --now (start to READY): $(( $(now_ms) - t )) ms")
   check "deb: active" cx systemctl is-active ip-masq
   check "deb: table ip ip-masq present the moment enable --now returned" table_has 198.51.100.0/24
@@ -225,6 +246,8 @@ test_deb() {
     -p DynamicUser=yes -p ProtectSystem=strict -p ProtectHome=yes -p PrivateTmp=yes \
     cat /run/flannel/subnet.env /etc/cni/net.d/10-flannel.conflist
   check "deb: STATUS= set via systemd-notify" test -n "$(cx systemctl show -P StatusText ip-masq)"
+  tx systemctl status ip-masq --no-pager --lines=3
+  tx nft list table ip ip-masq
 
   expect_seen "traffic: pod -> VPC (in nonMasqueradeCIDRs) keeps the pod IP, TCP" tcp $VPC_IP $POD_IP
   expect_seen "traffic: pod -> VPC keeps the pod IP, UDP" udp $VPC_IP $POD_IP
@@ -248,17 +271,19 @@ test_deb() {
   # a bad file: reload fails loudly, rules stay, journal -p err names file:line:col
   local before; before=$(table)
   printf '# e2e: invalid on purpose: line 4, column 5\nnonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 10.1.2.3/8\n' | put $CONF
-  check "deb: systemctl reload with a bad file fails" sh -c "! nsenter -t $LEADER -a systemctl reload ip-masq"
+  tx ip-masq check
+  check "deb: systemctl reload with a bad file fails" not tx systemctl reload ip-masq
   check "deb: still active after the failed reload" cx systemctl is-active ip-masq
   sleep 0.3
   check "deb: rules unchanged by the bad file" test "$(table)" = "$before"
   expect_seen "traffic: still as before the bad file, TCP" tcp $EXT_IP $POD_IP
   check "deb: journalctl -u ip-masq -p err finds config.yaml:4:5" eventually 5 \
     sh -c "nsenter -t $LEADER -a journalctl -u ip-masq -p err -o cat --no-pager | grep -q 'config.yaml:4:5'"
-  note "journalctl -p err: $(journal -p err | grep -m1 'config.yaml:4:5' | cut -c1-200)"
+  tx journalctl -u ip-masq -p err --no-pager -o cat -n 3
   write_config "e2e: good again" 10.0.0.0/8 198.51.100.0/24
   check "deb: good file after a bad one: applied" eventually 5 table_has 198.51.100.0/24
-  check "deb: systemctl reload with a good file succeeds" cx systemctl reload ip-masq
+  check "deb: systemctl reload with a good file succeeds" tx systemctl reload ip-masq
+  tx journalctl -u ip-masq --no-pager -o cat -n 4
 
   # reboot: a real reboot starts with an empty kernel ruleset; our netns outlives the
   # container, so empty it in between (only the node namespace this script created)
@@ -278,7 +303,7 @@ test_deb() {
   # upgrade over the edited conffile, non-interactive (documented: --force-confold)
   pid=$(main_pid)
   check "upgrade: dpkg -i --force-confdef --force-confold $UP_VERSION (no tty, no prompt)" \
-    cx dpkg -i --force-confdef --force-confold /pkgs/ip-masq_${UP_VERSION}_all.deb
+    tx dpkg -i --force-confdef --force-confold /pkgs/ip-masq_${UP_VERSION}_all.deb
   check "upgrade: version $UP_VERSION installed" test "$(cx dpkg-query -W -f '${Version} ${Status}' ip-masq)" = "$UP_VERSION install ok installed"
   check "upgrade: edited conffile kept, new default beside it as .dpkg-dist" \
     cx sh -c "grep -q 'e2e: good again' $CONF && test -f $CONF.dpkg-dist"
@@ -287,12 +312,12 @@ test_deb() {
   check "upgrade: rules from the kept config still in place" table_has 198.51.100.0/24
 
   # remove, purge
-  check "remove: dpkg -r ip-masq" cx dpkg -r ip-masq
+  check "remove: dpkg -r ip-masq" tx dpkg -r ip-masq
   check "remove: service stopped" sh -c "! nsenter -t $LEADER -a systemctl -q is-active ip-masq"
   check "remove: nft table ip ip-masq deleted" no_table
   expect_seen "traffic: after remove, nothing masquerades (pod IP seen outside)" tcp $EXT_IP $POD_IP
   check "remove: config kept" cx grep -q 'e2e: good again' $CONF
-  check "purge: dpkg -P ip-masq" cx dpkg -P ip-masq
+  check "purge: dpkg -P ip-masq" tx dpkg -P ip-masq
   check "purge: /etc/ip-masq gone" sh -c "! nsenter -t $LEADER -a test -e /etc/ip-masq"
   check "purge: state gone (/var/lib/ip-masq, /var/lib/private/ip-masq)" \
     sh -c "! nsenter -t $LEADER -a sh -c 'test -e /var/lib/ip-masq || test -e /var/lib/private/ip-masq'"
@@ -304,7 +329,7 @@ test_rpm() {
   # dpkg's database, not rpm's.
   local R=(rpm --dbpath /var/lib/rpm) rpmv
   rpmv=$(cx rpm --version | awk '{print $3}')
-  check "rpm: rpm $rpmv -i --nodeps ip-masq-$VERSION-1.noarch.rpm" cx "${R[@]}" -i --nodeps /pkgs/ip-masq-$VERSION-1.noarch.rpm
+  check "rpm: rpm $rpmv -i --nodeps ip-masq-$VERSION-1.noarch.rpm" tx "${R[@]}" -i --nodeps /pkgs/ip-masq-$VERSION-1.noarch.rpm
   check "rpm: installed but not enabled or started" sh -c \
     "[ \"\$(nsenter -t $LEADER -a systemctl is-enabled ip-masq)\" = disabled ] && ! nsenter -t $LEADER -a systemctl -q is-active ip-masq"
   write_config "e2e: rpm edited" 10.0.0.0/8 198.51.100.0/24
@@ -313,12 +338,12 @@ test_rpm() {
   expect_seen "traffic (rpm): pod -> VPC keeps the pod IP" tcp $VPC_IP $POD_IP
   expect_seen "traffic (rpm): pod -> outside masqueraded" tcp $EXT_IP $NODE_EXT_IP
   local pid; pid=$(main_pid)
-  check "rpm: rpm -U --nodeps $UP_VERSION" cx "${R[@]}" -U --nodeps /pkgs/ip-masq-$UP_VERSION-1.noarch.rpm
+  check "rpm: rpm -U --nodeps $UP_VERSION" tx "${R[@]}" -U --nodeps /pkgs/ip-masq-$UP_VERSION-1.noarch.rpm
   check "rpm: %config(noreplace): edit kept, new default as .rpmnew" cx sh -c "grep -q 'e2e: rpm edited' $CONF && test -f $CONF.rpmnew"
   check "rpm: %postun try-restart: new MainPID, still enabled" \
     sh -c "p=\$(nsenter -t $LEADER -a systemctl show -P MainPID ip-masq); [ \"\$p\" != 0 ] && [ \"\$p\" != '$pid' ] && [ \"\$(nsenter -t $LEADER -a systemctl is-enabled ip-masq)\" = enabled ]"
   check "rpm: rules still in place after upgrade" table_has 198.51.100.0/24
-  check "rpm: rpm -e ip-masq" cx "${R[@]}" -e ip-masq
+  check "rpm: rpm -e ip-masq" tx "${R[@]}" -e ip-masq
   check "rpm: erase stopped and disabled the service" sh -c \
     "! nsenter -t $LEADER -a systemctl -q is-active ip-masq && ! nsenter -t $LEADER -a test -e /etc/systemd/system/multi-user.target.wants/ip-masq.service"
   # rpm >= 4.20 runs scriptlets in a private netns: the cleanup must go through systemd
@@ -328,7 +353,8 @@ test_rpm() {
 }
 
 run_suite() {
-  SUITE=$1 MACHINE=ipm-e2e-$1 ROOT=$WORK/root-$1
+  SUITE=$1 MACHINE=ipm-e2e-$1 ROOT=$WORK/root-$1 TX=$LOGS/$1-transcript.txt
+  : >"$TX"
   local t tarball; t=$(now_ms)
   tarball=$(bash "$HERE/rootfs.sh" "$SUITE") || { bad "rootfs $SUITE could not be built"; return; }
   mkdir -p "$ROOT"
