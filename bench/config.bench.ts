@@ -43,6 +43,7 @@ const sparse = randomPrefixes(N, 1);
 const dense = randomPrefixes(N, 2).map((c) => ({ ...c, addr: 0x0a000000n | (c.addr & 0x000fffffn) }));
 const list = sparse.map(text);
 const yamlBlock = `nonMasqueradeCIDRs:\n${list.map((c) => `  - ${c}\n`).join('')}masqLinkLocal: true\n`;
+const yamlBlockInvalid = yamlBlock.replace(`  - ${list[50_000] as string}\n`, '  - 10.1.2.3/8\n');
 const jsonMin = JSON.stringify({ nonMasqueradeCIDRs: list, masqLinkLocal: true });
 const jsonPretty = JSON.stringify({ nonMasqueradeCIDRs: list, masqLinkLocal: true }, null, 2);
 const options = { iterations: 10, time: 0, warmupIterations: 2 };
@@ -56,7 +57,14 @@ describe('parseConfigText, 100,000 entries', () => {
   bench('YAML block list', () => void parseConfigText(yamlBlock, 'bench.yaml'), options);
   bench('JSON minified', () => void parseConfigText(jsonMin, 'bench.json'), options);
   bench('JSON pretty', () => void parseConfigText(jsonPretty, 'bench.json'), options);
-  bench('YAML block list, full AST path (no fast path: the cost of an invalid file)', () => void parseConfigTextWith(yamlBlock, 'bench.yaml', { fastPath: false }), {
+  bench('YAML block list with one invalid entry (fast path, exact positions)', () => {
+    try {
+      parseConfigText(yamlBlockInvalid, 'bench.yaml');
+    } catch {
+      // expected: the ConfigError is the result being measured
+    }
+  }, options);
+  bench('YAML block list, full AST path (fast path off)', () => void parseConfigTextWith(yamlBlock, 'bench.yaml', { fastPath: false }), {
     iterations: 3,
     time: 0,
     warmupIterations: 1,

@@ -210,6 +210,39 @@ describe('parse/format properties', () => {
     );
   });
 
+  it('any RFC 4291 spelling (padding, case, any zero run as ::, IPv4 tail) parses to the value', () => {
+    const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    fc.assert(
+      fc.property(
+        fc.array(group, { minLength: 8, maxLength: 8 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.boolean()), { minLength: 8, maxLength: 8 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.boolean(),
+        (groups, styles, runStart, v4tail) => {
+          const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+          const pieces = groups.map((g, i) => {
+            const [pad, upper] = styles[i] as [number, boolean];
+            const hex = g.toString(16);
+            const padded = hex.padStart(Math.min(4, hex.length + pad), '0');
+            return upper ? padded.toUpperCase() : padded;
+          });
+          // The zero run starting at runStart (if groups[runStart] is 0) becomes '::'.
+          let runEnd = runStart;
+          while (runEnd < 8 && groups[runEnd] === 0) runEnd++;
+          const useTail = v4tail && runEnd <= 6;
+          const tailText = `${(groups[6] as number) >> 8}.${(groups[6] as number) & 255}.${(groups[7] as number) >> 8}.${(groups[7] as number) & 255}`;
+          const body = useTail ? pieces.slice(0, 6) : pieces;
+          let text: string;
+          if (runEnd > runStart) text = `${body.slice(0, runStart).join(':')}::${body.slice(runEnd).join(':')}`;
+          else text = body.join(':');
+          if (useTail) text = runEnd === 6 && runEnd > runStart ? `${text}${tailText}` : `${text}:${tailText}`;
+          expect(parseIp(text), text).toEqual({ family: 'ipv6', addr: value });
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
   it('every spelling of an IPv6 address parses to the same value, and formats canonically', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 }), (groups) => {

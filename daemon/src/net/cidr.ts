@@ -27,7 +27,6 @@ export function familyBits(f: IpFamily): 32 | 128 {
 const V4_BLOCK_SIZES: readonly number[] = Array.from({ length: 33 }, (_, len) => 2 ** (32 - len));
 
 const DECIMAL_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 const PREFIX_LEN = /^(?:0|[1-9][0-9]{0,2})$/;
 
 /** Strict dotted decimal: exactly 4 parts, 0-255, no leading zeros, no octal/hex. */
@@ -44,50 +43,72 @@ function parseIpv4Number(text: string): number | null {
   return value;
 }
 
+/** Scratch space for parseIpv6 (single-threaded, never escapes). */
+const GROUPS = new Array<number>(8).fill(0);
+
+/** Value of a hex digit char code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * RFC 4291 2.2 text forms, scanned by char code (this runs once per config entry, up to
+ * 100,000 times): 1-4 hex digits per group, at most one '::' standing for one or more zero
+ * groups, an optional dotted-decimal IPv4 tail as the last 32 bits. No zone id.
+ */
 function parseIpv6(text: string): bigint | null {
-  // Zone ids (fe80::1%eth0) name an interface, not an address: not meaningful in a prefix.
-  if (text.length < 2 || text.includes('%')) return null;
-  const doubleColon = text.indexOf('::');
-  if (doubleColon !== -1 && text.indexOf('::', doubleColon + 1) !== -1) return null;
-
-  const groupsOf = (part: string): number[] | null => {
-    if (part === '') return [];
-    const pieces = part.split(':');
-    const groups: number[] = [];
-    for (let i = 0; i < pieces.length; i++) {
-      const piece = pieces[i] as string;
-      if (i === pieces.length - 1 && piece.includes('.')) {
-        const v4 = parseIpv4Number(piece);
-        if (v4 === null) return null;
-        groups.push(Math.floor(v4 / 0x10000), v4 % 0x10000);
-      } else {
-        if (!HEX_GROUP.test(piece)) return null;
-        groups.push(parseInt(piece, 16));
-      }
-    }
-    return groups;
-  };
-
-  let groups: number[];
-  if (doubleColon === -1) {
-    const all = groupsOf(text);
-    if (all === null || all.length !== 8) return null;
-    groups = all;
-  } else {
-    const head = text.slice(0, doubleColon);
-    const tail = text.slice(doubleColon + 2);
-    // An IPv4 tail may only end the address, never sit before the '::'.
-    if (head.includes('.')) return null;
-    const headGroups = groupsOf(head);
-    const tailGroups = groupsOf(tail);
-    if (headGroups === null || tailGroups === null) return null;
-    // '::' stands for at least one zero group.
-    const missing = 8 - headGroups.length - tailGroups.length;
-    if (missing < 1) return null;
-    groups = [...headGroups, ...new Array<number>(missing).fill(0), ...tailGroups];
+  const n = text.length;
+  if (n < 2) return null;
+  let count = 0;
+  let gap = -1; // number of groups before '::', or -1
+  let i = 0;
+  if (text.charCodeAt(0) === 58 /* : */) {
+    if (text.charCodeAt(1) !== 58) return null;
+    gap = 0;
+    i = 2;
   }
+  while (i < n) {
+    const start = i;
+    let v = 0;
+    for (let h = hexValue(text.charCodeAt(i)); h >= 0 && i < n; h = hexValue(text.charCodeAt(++i))) v = v * 16 + h;
+    if (i < n && text.charCodeAt(i) === 46 /* . */) {
+      // An IPv4 tail: it must end the address and leave room for its two groups.
+      if (count > 6) return null;
+      const v4 = parseIpv4Number(text.slice(start));
+      if (v4 === null) return null;
+      GROUPS[count++] = Math.floor(v4 / 0x10000);
+      GROUPS[count++] = v4 % 0x10000;
+      i = n;
+      break;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 4 || count === 8) return null;
+    GROUPS[count++] = v;
+    if (i === n) break;
+    if (text.charCodeAt(i) !== 58) return null; // '%' (zone id) or anything else
+    i++;
+    if (i < n && text.charCodeAt(i) === 58) {
+      if (gap !== -1) return null; // a second '::'
+      gap = count;
+      i++;
+    } else if (i === n) {
+      return null; // a single trailing ':'
+    }
+  }
+  if (gap === -1) {
+    if (count !== 8) return null;
+  } else {
+    if (count > 7) return null; // '::' stands for at least one zero group
+    const tail = count - gap;
+    for (let k = 0; k < tail; k++) GROUPS[7 - k] = GROUPS[count - 1 - k] as number;
+    for (let k = gap; k < 8 - tail; k++) GROUPS[k] = 0;
+  }
+  // Four 32-bit words: a quarter of the BigInt work of going group by group.
   let value = 0n;
-  for (const g of groups) value = (value << 16n) | BigInt(g);
+  for (let k = 0; k < 8; k += 2) value = (value << 32n) | BigInt((GROUPS[k] as number) * 0x10000 + (GROUPS[k + 1] as number));
   return value;
 }
 
@@ -241,34 +262,35 @@ function parsePlainIpv4Cidr(text: string): Cidr | null {
 export function parseCidr(text: string): CidrParse {
   const quick = parsePlainIpv4Cidr(text);
   if (quick !== null) return { ok: true, cidr: quick };
-  const quoted = JSON.stringify(text);
+  // Quoted lazily: only failures need it, and 100,000-entry lists are mostly successes.
+  const quoted = (): string => JSON.stringify(text);
   const fail = (reason: string): CidrParse => ({ ok: false, reason });
   const slash = text.indexOf('/');
 
   if (slash === -1) {
     const ip = parseIp(text);
     if (ip !== null) {
-      return fail(`${quoted} has no prefix length; did you mean ${formatIp(ip.family, ip.addr)}/${familyBits(ip.family)}?`);
+      return fail(`${quoted()} has no prefix length; did you mean ${formatIp(ip.family, ip.addr)}/${familyBits(ip.family)}?`);
     }
-    return fail(describeBadAddress(quoted, text, null) ?? `${quoted} is not a CIDR ${EXPECTED}`);
+    return fail(describeBadAddress(quoted(), text, null) ?? `${quoted()} is not a CIDR ${EXPECTED}`);
   }
 
   const addrText = text.slice(0, slash);
   const lenText = text.slice(slash + 1);
-  if (lenText.includes('/')) return fail(`${quoted} is not a CIDR ${EXPECTED}`);
+  if (lenText.includes('/')) return fail(`${quoted()} is not a CIDR ${EXPECTED}`);
 
   const ip = parseIp(addrText);
   if (ip === null) {
-    return fail(describeBadAddress(quoted, addrText, lenText) ?? `${quoted} is not a CIDR ${EXPECTED}`);
+    return fail(describeBadAddress(quoted(), addrText, lenText) ?? `${quoted()} is not a CIDR ${EXPECTED}`);
   }
   const bits = familyBits(ip.family);
   const familyName = ip.family === 'ipv4' ? 'IPv4' : 'IPv6';
   if (!PREFIX_LEN.test(lenText)) {
-    return fail(`${quoted} has an invalid prefix length "${lenText}" (expected a decimal number 0-${bits} without leading zeros)`);
+    return fail(`${quoted()} has an invalid prefix length "${lenText}" (expected a decimal number 0-${bits} without leading zeros)`);
   }
   const len = Number(lenText);
   if (len > bits) {
-    return fail(`${quoted} has prefix length ${len}, out of range for ${familyName} (0-${bits})`);
+    return fail(`${quoted()} has prefix length ${len}, out of range for ${familyName} (0-${bits})`);
   }
 
   if (ip.family === 'ipv6' && len >= 96 && ip.addr >> 32n === V4_MAPPED_TOP96) {
@@ -276,35 +298,40 @@ export function parseCidr(text: string): CidrParse {
     const v4addr = ip.addr & 0xffffffffn;
     const v4len = len - 96;
     const v4 = formatCidr({ family: 'ipv4', addr: v4addr & ~hostMask('ipv4', v4len), len: v4len });
-    return fail(`${quoted} is an IPv4-mapped IPv6 prefix; write it as IPv4: ${v4}`);
+    return fail(`${quoted()} is an IPv4-mapped IPv6 prefix; write it as IPv4: ${v4}`);
   }
 
   const mask = hostMask(ip.family, len);
   if ((ip.addr & mask) !== 0n) {
     const aligned: Cidr = { family: ip.family, addr: ip.addr & ~mask, len };
-    return fail(`${quoted} is not aligned to its prefix; did you mean ${formatCidr(aligned)}?`);
+    return fail(`${quoted()} is not aligned to its prefix; did you mean ${formatCidr(aligned)}?`);
   }
   return { ok: true, cidr: { family: ip.family, addr: ip.addr, len } };
 }
 
-/** Inclusive address interval. */
+/** Inclusive address interval; `single` when it is exactly one input prefix. */
 interface Interval {
   start: bigint;
   end: bigint;
+  single: Cidr | null;
 }
 
 /** Disjoint, non-adjacent intervals covering the union of `cidrs` (all one family), ascending. */
 function mergeIntervals(cidrs: readonly Cidr[], family: IpFamily): Interval[] {
-  const intervals: Interval[] = cidrs.map((c) => ({ start: c.addr, end: c.addr | hostMask(family, c.len) }));
-  intervals.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const intervals: Interval[] = cidrs.map((c) => ({ start: c.addr, end: c.addr | hostMask(family, c.len), single: c }));
+  // Equal starts: the larger prefix first, so that contained ones fold into it.
+  intervals.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.end > b.end ? -1 : a.end < b.end ? 1 : 0));
   const merged: Interval[] = [];
   let current: Interval | undefined;
   for (const iv of intervals) {
     // Adjacent intervals merge too: 10.0.0.0/9 + 10.128.0.0/9 must become one /8.
     if (current !== undefined && iv.start <= current.end + 1n) {
-      if (iv.end > current.end) current.end = iv.end;
+      if (iv.end > current.end) {
+        current.end = iv.end;
+        current.single = null;
+      }
     } else {
-      current = { start: iv.start, end: iv.end };
+      current = { start: iv.start, end: iv.end, single: iv.single };
       merged.push(current);
     }
   }
@@ -334,7 +361,10 @@ function intervalToCidrs(family: IpFamily, iv: Interval, out: Cidr[]): void {
 
 function collapseFamily(cidrs: readonly Cidr[], family: IpFamily): Cidr[] {
   const out: Cidr[] = [];
-  for (const iv of mergeIntervals(cidrs, family)) intervalToCidrs(family, iv, out);
+  for (const iv of mergeIntervals(cidrs, family)) {
+    if (iv.single !== null) out.push(iv.single);
+    else intervalToCidrs(family, iv, out);
+  }
   return out;
 }
 
