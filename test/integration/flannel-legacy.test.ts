@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findLegacyFlannel, removeLegacyFlannel, defaultExec, type LegacyDeps } from '../../daemon/src/flannel/legacy.js';
+import { findLegacyFlannel, legacyPass, removeLegacyFlannel, defaultExec, type LegacyDeps } from '../../daemon/src/flannel/legacy.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { Netns, canUseNetns } from '../helpers/netns.js';
 import { SCENARIOS, masqLines, restoreText, type FlannelScenario } from '../fixtures/flannel/scenarios.js';
@@ -83,5 +83,22 @@ describe.runIf(canUseNetns() && hasLegacy)('flannel rules in iptables-legacy', (
     expect(report.rules).toHaveLength(2);
     for (const r of report.rules) await nsMust(ns, ['sh', '-c', r.command]);
     expect((await saveRules(ns, 'ip')).filter((l) => l.includes('MASQUERADE'))).toEqual(['-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE']);
+  });
+
+  it('legacyPass: reports without removeLegacy (nothing deleted), deletes with it', async () => {
+    const ns = await Netns.create('flleg');
+    live.push(ns);
+    const s = SCENARIOS.find((x) => x.name === 'current-no-random') as FlannelScenario;
+    for (const step of s.steps) if ('ip' in step) await nsMust(ns, ['iptables-legacy-restore', '--noflush'], restoreText(step.ip));
+    const facts = resolveFlannelFacts({ clusterCIDR: [], nodeSubnet: [] }, { text: s.subnetEnv, path: 'p' }).facts;
+    const before = await saveRules(ns, 'ip');
+    const report = await legacyPass(facts, { removeLegacy: false, enableIPv6: false }, depsFor(ns));
+    expect(report.found).toHaveLength(2);
+    expect(report.problems[0]).toContain('set flannel.removeLegacy: true or run: iptables-legacy -w -t nat -D FLANNEL-POSTRTG');
+    expect(await saveRules(ns, 'ip')).toEqual(before);
+    const removed = await legacyPass(facts, { removeLegacy: true, enableIPv6: false }, depsFor(ns));
+    expect(removed.removed).toHaveLength(2);
+    expect(removed.problems).toEqual([]);
+    expect(await saveRules(ns, 'ip')).toEqual(before.filter((l) => !l.includes('MASQUERADE')));
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findLegacyFlannelMasquerade, parseIptablesSave, splitSaveLine } from '../../daemon/src/flannel/legacy-save.js';
-import { detectLegacyTables, findLegacyFlannel, removeLegacyFlannel, type Exec } from '../../daemon/src/flannel/legacy.js';
+import { detectLegacyTables, findLegacyFlannel, legacyPass, removeLegacyFlannel, type Exec } from '../../daemon/src/flannel/legacy.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { SUBNET_ENV_DUAL } from '../fixtures/flannel/scenarios.js';
 
@@ -101,5 +101,32 @@ describe('legacy I/O with injected fs/exec', () => {
     expect(r.removed.map((x) => x.line)).toEqual(['-A POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully']);
     expect(r.failed).toEqual([{ ref: refs[1], error: 'iptables: Bad rule (does a matching rule exist in that chain?).' }]);
     expect(calls.every((c) => c[0] === 'iptables-legacy')).toBe(true);
+  });
+
+  it('a denied iptables-legacy-save (no CAP_NET_RAW) says so', async () => {
+    const exec: Exec = async () => ({ status: 1, stdout: '', stderr: 'iptables-save v1.8.9 (legacy): Cannot initialize: Permission denied (you must be root)\n' });
+    const r = await findLegacyFlannel(facts, { readFile, procRoot: '/p', exec });
+    expect(r.problems[0]).toMatch(/IPv4 nat table exists but iptables-legacy-save was denied \(it needs CAP_NET_RAW/);
+  });
+
+  it('legacyPass: reports with commands unless removeLegacy, then removes', async () => {
+    const calls: string[][] = [];
+    const exec: Exec = async (argv) => {
+      calls.push([...argv]);
+      if (argv[0] === 'iptables-legacy-save') return { status: 0, stdout: SAVE, stderr: '' };
+      if (argv[0] === 'ip6tables-legacy-save') return { status: 0, stdout: '*nat\n-A FLANNEL-POSTRTG -j MASQUERADE\nCOMMIT\n', stderr: '' };
+      return { status: 0, stdout: '', stderr: '' };
+    };
+    const report = await legacyPass(facts, { removeLegacy: false, enableIPv6: false }, { readFile, procRoot: '/p', exec });
+    expect(report.found).toHaveLength(5);
+    expect(report.removed).toEqual([]);
+    expect(report.problems).toHaveLength(1);
+    expect(report.problems[0]).toMatch(/^5 flannel MASQUERADE rule\(s\) in iptables-legacy .*set flannel\.removeLegacy: true or run: iptables-legacy -w -t nat -D POSTROUTING/);
+    expect(calls.some((c) => c[0] === 'iptables-legacy')).toBe(false);
+
+    const removed = await legacyPass(facts, { removeLegacy: true, enableIPv6: false }, { readFile, procRoot: '/p', exec });
+    expect(removed.removed).toHaveLength(4);
+    expect(removed.problems).toEqual(['1 IPv6 flannel rule(s) in ip6tables-legacy kept because enableIPv6 is false']);
+    expect(await legacyPass(facts, { removeLegacy: true, enableIPv6: true }, { readFile, procRoot: '/none', exec })).toEqual({ found: [], removed: [], failed: [], problems: [] });
   });
 });

@@ -84,6 +84,9 @@ export async function findLegacyFlannel(facts: FlannelFacts | null, deps: Legacy
     const r = await exec([save, '-t', 'nat']);
     if (r.notFound) {
       problems.push(`a legacy ${family === 'ip' ? 'IPv4' : 'IPv6'} nat table exists but ${save} is not installed; install the iptables package to inspect it`);
+    } else if (r.status !== 0 && /Permission denied|you must be root/.test(r.stderr)) {
+      // x_tables is read through a raw socket: CAP_NET_RAW, which the ip-masq unit does not grant.
+      problems.push(`a legacy ${family === 'ip' ? 'IPv4' : 'IPv6'} nat table exists but ${save} was denied (it needs CAP_NET_RAW as well as CAP_NET_ADMIN); run "sudo ip-masq doctor" to inspect it`);
     } else if (r.status !== 0) {
       problems.push(`${save} -t nat failed (exit ${r.status}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
     } else {
@@ -112,4 +115,36 @@ export async function removeLegacyFlannel(
     else failed.push({ ref, error: r.notFound ? 'iptables-legacy is not installed' : r.stderr.trim().split('\n')[0] ?? `exit ${r.status}` });
   }
   return { removed, failed };
+}
+
+export interface LegacyPass {
+  /** flannel MASQUERADE rules found in iptables-legacy (both families). */
+  found: LegacyRuleRef[];
+  /** Deleted this pass (only with removeLegacy). */
+  removed: LegacyRuleRef[];
+  failed: { ref: LegacyRuleRef; error: string }[];
+  /** One line each, for a warning log: what is there and the exact commands to remove it. */
+  problems: string[];
+}
+
+/**
+ * One reconcile-time legacy pass: find flannel's legacy MASQUERADE rules; delete them only when
+ * `removeLegacy` is set, otherwise report them with the exact commands. Cheap when there are no
+ * legacy tables (two small /proc reads, no process).
+ */
+export async function legacyPass(facts: FlannelFacts | null, opts: { removeLegacy: boolean; enableIPv6: boolean }, deps: LegacyDeps = {}): Promise<LegacyPass> {
+  const report = await findLegacyFlannel(facts, deps);
+  const problems = [...report.problems];
+  if (report.rules.length === 0) return { found: [], removed: [], failed: [], problems };
+  if (!opts.removeLegacy) {
+    problems.push(
+      `${report.rules.length} flannel MASQUERADE rule(s) in iptables-legacy still masquerade pod traffic (invisible to nft); set flannel.removeLegacy: true or run: ${report.rules.map((r) => r.command).join(' && ')}`,
+    );
+    return { found: report.rules, removed: [], failed: [], problems };
+  }
+  const { removed, failed } = await removeLegacyFlannel(report.rules, opts, deps);
+  for (const f of failed) problems.push(`could not delete a flannel rule from iptables-legacy (${f.error}): ${f.ref.command}`);
+  const keptV6 = report.rules.filter((r) => r.family === 'ip6' && !opts.enableIPv6);
+  if (keptV6.length > 0) problems.push(`${keptV6.length} IPv6 flannel rule(s) in ip6tables-legacy kept because enableIPv6 is false`);
+  return { found: report.rules, removed, failed, problems };
 }
