@@ -4,9 +4,6 @@
  * completely; nothing here is merged into an operator's list.
  */
 
-/** Where the packaged systemd unit points the daemon. */
-export const DEFAULT_CONFIG_PATH = '/etc/ip-masq/config.yaml';
-
 /** RFC 1918: the default `nonMasqueradeCIDRs`. */
 export const RFC1918_CIDRS: readonly string[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
