@@ -52,6 +52,7 @@ function deps(root: string, ruleset: Record<string, unknown>[], opts: { matches?
   return d;
 }
 const status = (r: DoctorReport): Record<string, string> => Object.fromEntries(r.checks.map((c) => [c.id, c.status]));
+const by0 = (r: DoctorReport) => Object.fromEntries(r.checks.map((c) => [c.id, c]));
 const config = (over: Partial<Config> = {}): Config => ({ ...defaultConfig(), ...over });
 
 describe('runDoctor', () => {
@@ -72,6 +73,7 @@ describe('runDoctor', () => {
       'flannel-masquerade-rules',
       'legacy-iptables',
       'cni-bridge-masquerade',
+      'ip-masq-agent-leftover',
       'ip-masq-table',
       'nftables-service-order',
     ]);
@@ -95,9 +97,12 @@ describe('runDoctor', () => {
       'flannel-masquerade-rules': 'FAIL',
       'legacy-iptables': 'FAIL',
       'cni-bridge-masquerade': 'FAIL',
+      'ip-masq-agent-leftover': 'FAIL',
       'ip-masq-table': 'FAIL',
       'nftables-service-order': 'FAIL',
     });
+    expect(by0(r)['ip-masq-agent-leftover']?.message).toContain('ip nat IP-MASQ-AGENT (4 rules, jumped to from POSTROUTING)');
+    expect(by0(r)['ip-masq-agent-leftover']?.fix).toContain("iptables -t nat -S POSTROUTING | grep -- '-j IP-MASQ-AGENT' | sed 's/^-A/-D/' | xargs -r -L1 iptables -t nat; iptables -t nat -F IP-MASQ-AGENT; iptables -t nat -X IP-MASQ-AGENT");
     expect(r.failed).toBe(true);
     const by = Object.fromEntries(r.checks.map((c) => [c.id, c]));
     expect(by['flannel-ipmasq']?.fix).toContain('without --ip-masq');
