@@ -232,6 +232,19 @@ export class DaemonChild {
     }, timeoutMs);
   }
 
+  /** Waits until the daemon has logged nothing for `quietMs` (e.g. the echo of its own apply). */
+  async quiet(quietMs = 300, timeoutMs = 20_000): Promise<void> {
+    let count = this.lines.length;
+    let since = Date.now();
+    await waitFor(`${quietMs} ms without a log line`, () => {
+      if (this.lines.length !== count) {
+        count = this.lines.length;
+        since = Date.now();
+      }
+      return Date.now() - since >= quietMs;
+    }, timeoutMs);
+  }
+
   signal(sig: NodeJS.Signals): void {
     this.child.kill(sig);
   }
