@@ -108,8 +108,9 @@ async function buildNode(s: FlannelScenario): Promise<Node> {
   writeFileSync(
     n.config,
     [
+      // The cluster network is deliberately NOT listed: pod → pod must stay un-NATed through
+      // ip-masq's flannel exclusions alone (flannel's own RETURNs do not stop a later nat chain).
       'nonMasqueradeCIDRs:',
-      '  - 10.0.0.0/8',
       '  - 198.51.100.0/24',
       ...(s.enableIPv6 ? ['  - 2001:db8:100::/48'] : []),
       `enableIPv6: ${s.enableIPv6}`,
@@ -190,6 +191,15 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
       expect((await ipMasq(n, 'apply')).stdout).toMatch(/^unchanged/);
     });
   }
+
+  it('control: without flannel facts (no subnet.env) the same config NATs pod → pod, so the exclusions above are what kept it', async () => {
+    const s = SCENARIOS.find((x) => x.name === 'current-no-random') as FlannelScenario;
+    const n = await buildNode(s);
+    writeFileSync(n.config, readFileSync(n.config, 'utf8').replace(join(n.dir, 'subnet.env'), join(n.dir, 'no-such-subnet.env')));
+    expect((await ipMasq(n, 'apply')).status).toBe(0);
+    expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
+    expect(await seen(n, ADDR.rpod4)).toBe('10.244.2.1');
+  });
 
   it('flanneld re-adds its rules (iptables-restore): new flows are masqueraded until the next removal pass', async () => {
     const s = SCENARIOS.find((x) => x.name === 'current-dualstack') as FlannelScenario;
