@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fc, test as fcTest } from '@fast-check/vitest';
 import { parseCidr, formatCidr, type Cidr } from '../../daemon/src/net/cidr.js';
 import { parseSubnetEnv, resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { readFlannelFacts } from '../../daemon/src/flannel/read-facts.js';
@@ -132,5 +133,25 @@ describe('readFlannelFacts', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('parseSubnetEnv never throws', () => {
+  const line = fc.oneof(
+    fc.string(),
+    fc.constantFrom('FLANNEL_NETWORK', 'FLANNEL_SUBNET', 'FLANNEL_IPV6_NETWORK', 'FLANNEL_IPV6_SUBNET', 'FLANNEL_MTU', 'FLANNEL_IPMASQ').chain((k) =>
+      fc.oneof(fc.string(), fc.ipV4(), fc.ipV6(), fc.tuple(fc.ipV4(), fc.integer({ min: -1, max: 40 })).map(([a, l]) => `${a}/${l}`)).map((v) => `${k}=${v}`),
+    ),
+  );
+  fcTest.prop([fc.array(line, { maxLength: 12 })])('every problem names its line; facts resolve', (lines) => {
+    const text = lines.join('\n');
+    const { problems } = parseSubnetEnv(text, 'f');
+    const count = text.split(/\r?\n/).length;
+    for (const p of problems) {
+      const n = Number(/^f:(\d+): /.exec(p)?.[1]);
+      expect(n).toBeGreaterThanOrEqual(1);
+      expect(n).toBeLessThanOrEqual(count);
+    }
+    expect(() => resolveFlannelFacts(noOverride, { text, path: 'f' })).not.toThrow();
   });
 });
