@@ -169,7 +169,7 @@ save_journal() {
 }
 
 # ------------------------------------------------------------------ container-side helpers
-table() { cx nft list table ip ip-masq 2>/dev/null; }
+table() { cx nft -s list table ip ip-masq 2>/dev/null; }   # -s: without counters, comparable
 # table_has STRING: our table is listed and contains STRING. A listing that fails for any
 # reason other than "no such table" (a dump interrupted by a concurrent change) is retried.
 table_has() {
@@ -356,13 +356,19 @@ run_suite() {
   SUITE=$1 MACHINE=ipm-e2e-$1 ROOT=$WORK/root-$1 TX=$LOGS/$1-transcript.txt
   : >"$TX"
   local t tarball; t=$(now_ms)
-  tarball=$(bash "$HERE/rootfs.sh" "$SUITE") || { bad "rootfs $SUITE could not be built"; return; }
+  tarball=$(bash "$HERE/rootfs.sh" "$SUITE" 2>>"$WORK/rootfs-$SUITE.out") || {
+    bad "rootfs $SUITE could not be built"; tail -5 "$WORK/rootfs-$SUITE.out" | sed 's/^/       | /' >&3; return; }
   mkdir -p "$ROOT"
   tar --numeric-owner --xattrs --acls -C "$ROOT" -I zstd -xf "$tarball"
-  TIMES+=("$SUITE rootfs (cache or debootstrap) + extract: $(( $(now_ms) - t )) ms")
+  TIMES+=("$SUITE rootfs extract: $(( $(now_ms) - t )) ms")
   ip netns exec $NS_NODE nft flush ruleset
   t=$(now_ms)
-  if ! start_container; then bad "boot $SUITE with systemd-nspawn"; tail -20 "$WORK/nspawn-$SUITE.log" >&2; stop_container; return; fi
+  if ! start_container; then
+    bad "boot $SUITE with systemd-nspawn"; tail -20 "$WORK/nspawn-$SUITE.log" | sed 's/^/       | /' >&3
+    stop_container
+    journalctl -D "$ROOT/var/log/journal" --no-pager >"$LOGS/$SUITE-journal.txt" 2>&1 || true
+    return
+  fi
   TIMES+=("$SUITE boot -> system running: $(( $(now_ms) - t )) ms")
   test_boot
   test_deb
@@ -381,9 +387,13 @@ main() {
   local host_rules; host_rules=$(nft list ruleset 2>/dev/null | sha256sum)
   rm -rf "$LOGS"; mkdir -p "$LOGS"
   make_packages
+  # all rootfs tarballs at once: cold, the two debootstraps overlap (download vs unpack)
+  local s t; t=$(now_ms)
+  for s in $SUITES; do bash "$HERE/rootfs.sh" "$s" >"$WORK/rootfs-$s.out" 2>&1 & done
+  wait
+  TIMES+=("rootfs tarballs ($SUITES; cached or debootstrap): $(( $(now_ms) - t )) ms")
   make_network
   set +e   # from here on failures are counted, not fatal
-  local s
   for s in $SUITES; do run_suite "$s"; done
   SUITE=host
   check "the host's own ruleset is untouched" test "$(nft list ruleset 2>/dev/null | sha256sum)" = "$host_rules"
