@@ -229,4 +229,48 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
     const strip = (t: string): string => t.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '')).join('\n');
     expect(strip(await nsMust(n.node, ['iptables-save', '-t', 'nat']))).toBe(strip(clean));
   });
+
+  it('with `ip-masq run` (the daemon) on the node: every flanneld re-add is undone, new flows stay correct, one warning', async () => {
+    const s = SCENARIOS.find((x) => x.name === 'current-dualstack') as FlannelScenario;
+    const n = await buildNode(s);
+    const daemon = spawn('ip', ['netns', 'exec', n.node.name, process.execPath, BUNDLE, 'run', '--config', n.config, '--state-dir', join(n.dir, 'state')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    n.servers.push(daemon);
+    let log = '';
+    daemon.stdout?.setEncoding('utf8').on('data', (d: string) => (log += d));
+    daemon.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
+    const masqCount = async (): Promise<number> =>
+      (await nsMust(n.node, ['iptables-save', '-t', 'nat'])).split('\n').filter((l) => l.startsWith('-A FLANNEL-POSTRTG') && l.includes('MASQUERADE')).length;
+    /** Polls (bounded) until the daemon has deleted flannel's MASQUERADE rules. */
+    const settled = async (): Promise<void> => {
+      for (let i = 0; i < 200 && ((await masqCount()) > 0 || (await nsExec(n.node, ['nft', 'list', 'table', 'ip', 'ip-masq'])).status !== 0); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await masqCount()).toBe(0);
+    };
+    await settled();
+    expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
+
+    for (let round = 0; round < 3; round++) {
+      // flanneld's ipTablesCleanAndBuild for both families.
+      for (const step of s.steps) {
+        if (!('ip' in step) && !('ip6' in step)) continue;
+        const t = 'ip' in step ? step.ip : step.ip6;
+        const lines = t.nat.map((l) => l.replace(/^M /, ''));
+        const save = 'ip' in step ? 'iptables-save' : 'ip6tables-save';
+        const present = new Set((await nsMust(n.node, [save, '-t', 'nat'])).split('\n'));
+        const text = ['*nat', ...lines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')), ...lines, 'COMMIT', ''].join('\n');
+        await nsMust(n.node, ['ip' in step ? 'iptables-restore' : 'ip6tables-restore', '--noflush', '--wait'], text);
+      }
+      await settled();
+      expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
+      expect(await seen(n, ADDR.vpc6)).toBe(ADDR.pod6);
+      expect(await seen(n, ADDR.out4)).toBe(ADDR.node4);
+      expect(await seen(n, ADDR.rpod4)).toBe(ADDR.pod4);
+    }
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    const warnings = log.split('\n').filter((l) => l.includes('flannel re-added'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('\\"ipMasq\\": false');
+  });
 });
