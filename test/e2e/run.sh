@@ -220,6 +220,8 @@ test_deb() {
   TIMES+=("$SUITE dpkg -i: $(( $(now_ms) - t )) ms")
   check "deb: installed but not enabled" test "$(cx systemctl is-enabled ip-masq 2>/dev/null)" = disabled
   check "deb: installed but not started, no table" sh -c "! nsenter -t $LEADER -a systemctl -q is-active ip-masq && ! nsenter -t $LEADER -a nft list table ip ip-masq"
+  check "deb: reinstall while stopped (postinst try-restart) does not start it" sh -c \
+    "nsenter -t $LEADER -a dpkg -i /pkgs/ip-masq_${VERSION}_all.deb && ! nsenter -t $LEADER -a systemctl -q is-active ip-masq"
   check "deb: ip-masq --version runs on the distribution's node" cx ip-masq --version
   local out; out=$(cx systemd-analyze verify --man=no ip-masq.service 2>&1)
   check "deb: systemd-analyze verify ip-masq.service: clean" test -z "$out"
@@ -317,6 +319,8 @@ test_deb() {
   check "remove: nft table ip ip-masq deleted" no_table
   expect_seen "traffic: after remove, nothing masquerades (pod IP seen outside)" tcp $EXT_IP $POD_IP
   check "remove: config kept" cx grep -q 'e2e: good again' $CONF
+  check "remove: the leftover enablement is masked (cannot start without the package)" \
+    test "$(cx systemctl is-enabled ip-masq 2>/dev/null)" = masked
   check "purge: dpkg -P ip-masq" tx dpkg -P ip-masq
   check "purge: /etc/ip-masq gone" sh -c "! nsenter -t $LEADER -a test -e /etc/ip-masq"
   check "purge: state gone (/var/lib/ip-masq, /var/lib/private/ip-masq)" \
