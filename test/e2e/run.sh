@@ -250,6 +250,7 @@ test_deb() {
   check "deb: STATUS= set via systemd-notify" test -n "$(cx systemctl show -P StatusText ip-masq)"
   tx systemctl status ip-masq --no-pager --lines=3
   tx nft list table ip ip-masq
+  check "deb: ip-masq status (as root): table present and matching the config" tx ip-masq status
 
   expect_seen "traffic: pod -> VPC (in nonMasqueradeCIDRs) keeps the pod IP, TCP" tcp $VPC_IP $POD_IP
   expect_seen "traffic: pod -> VPC keeps the pod IP, UDP" udp $VPC_IP $POD_IP
@@ -287,6 +288,12 @@ test_deb() {
   check "deb: systemctl reload with a good file succeeds" tx systemctl reload ip-masq
   tx journalctl -u ip-masq --no-pager -o cat -n 4
 
+  # Debian's nftables.service runs `flush ruleset` (start, reload and stop): the daemon must
+  # put its table back by itself, and at boot it must run after it (After=nftables.service)
+  check "drift: systemctl start nftables (flush ruleset) -> table restored by the daemon" \
+    sh -c "nsenter -t $LEADER -a systemctl start nftables && nsenter -t $LEADER -a nft list tables >/dev/null"
+  check "drift: restored" eventually 5 table_has 198.51.100.0/24
+  cxq systemctl enable nftables
   # reboot: a real reboot starts with an empty kernel ruleset; our netns outlives the
   # container, so empty it in between (only the node namespace this script created)
   cxq systemctl reboot
@@ -297,7 +304,9 @@ test_deb() {
   if start_container; then ok "reboot: container booted again"; else bad "reboot: container booted again"; fi
   TIMES+=("$SUITE reboot -> system running: $(( $(now_ms) - t )) ms")
   check "reboot: ip-masq active again (enabled at boot)" cx systemctl is-active ip-masq
-  check "reboot: rules back from the config" table_has 198.51.100.0/24
+  check "reboot: rules back from the config, nftables.service (enabled, flush ruleset) ran first" sh -c \
+    "[ \"\$(nsenter -t $LEADER -a systemctl is-active nftables)\" = active ]"
+  check "reboot: rules present after boot" table_has 198.51.100.0/24
   check "reboot: rules were there before the unit reported READY (kubelet, ordered after it, saw them)" \
     cx sh -c 'grep -q "rc=0" /run/kubelet-saw && grep -qF 198.51.100.0/24 /run/kubelet-saw'
   expect_seen "traffic: after reboot, pod -> outside masqueraded again, TCP" tcp $EXT_IP $NODE_EXT_IP
