@@ -14,11 +14,14 @@ ROOTFS_REV=1
 # checks, rpm to exercise the .rpm's scriptlets against the real systemd.
 INCLUDE=systemd,systemd-sysv,dbus,nftables,iproute2,nodejs,procps,rpm
 
+# The Debian archive the host's apt already uses (deb822 .sources or sources.list), never a
+# security or third-party repository; MIRROR= overrides.
 mirror() {
   if [ -n "${MIRROR:-}" ]; then echo "$MIRROR"; return; fi
   local m
-  m=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  [ -n "$m" ] || m=$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list 2>/dev/null || true)
+  m=$( { awk '/^URIs:/{for (i = 2; i <= NF; i++) print $i}' /etc/apt/sources.list.d/*.sources
+         awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) print $i}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list
+       } 2>/dev/null | grep -E '/debian/?$' | head -1 || true)
   echo "${m:-http://deb.debian.org/debian}"
 }
 
@@ -29,9 +32,13 @@ build_one() {
   local tmp=$CACHE/build-$suite.$$; local log=$CACHE/debootstrap-$suite.log
   rm -rf "$tmp"
   echo "rootfs: debootstrap $suite (cold, log in $log)" >&2
-  if ! debootstrap --variant=minbase --include=$INCLUDE "$suite" "$tmp" "$(mirror)" >"$log" 2>&1; then
-    tail -20 "$log" >&2; rm -rf "$tmp"; return 1
-  fi
+  local attempt
+  for attempt in 1 2; do   # a second try for a mirror hiccup; a real error fails twice
+    debootstrap --variant=minbase --include=$INCLUDE "$suite" "$tmp" "$(mirror)" >"$log" 2>&1 && break
+    tail -20 "$log" >&2; rm -rf "$tmp"
+    [ $attempt = 1 ] || return 1
+    echo "rootfs: debootstrap $suite failed, retrying once" >&2
+  done
   chroot "$tmp" apt-get clean
   rm -rf "$tmp"/var/lib/apt/lists/*
   echo ip-masq-e2e > "$tmp/etc/hostname"
