@@ -154,6 +154,8 @@ wait_nspawn_exit() {
   for i in $(seq 300); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.05; done
   kill -KILL "$NSPAWN_PID" 2>/dev/null || true
   wait "$NSPAWN_PID" 2>/dev/null || true
+  # a hung container's PID 1 survives its nspawn; SIGKILL from outside ends its pid namespace
+  if [ -n "$LEADER" ] && [ "$(cat /proc/"$LEADER"/comm 2>/dev/null)" = systemd ]; then kill -KILL "$LEADER" 2>/dev/null || true; fi
   NSPAWN_PID= LEADER=
   rmdir "/run/systemd/nspawn/propagate/$MACHINE" 2>/dev/null || true   # /run is not tmpfs here
 }
