@@ -358,13 +358,16 @@ test_rpm() {
   check "rpm: %postun try-restart: new MainPID, still enabled" \
     sh -c "p=\$(nsenter -t $LEADER -a systemctl show -P MainPID ip-masq); [ \"\$p\" != 0 ] && [ \"\$p\" != '$pid' ] && [ \"\$(nsenter -t $LEADER -a systemctl is-enabled ip-masq)\" = enabled ]"
   check "rpm: rules still in place after upgrade" table_has 198.51.100.0/24
+  { echo "# e2e: rpm edited, dual-stack"; echo "enableIPv6: true"; echo "nonMasqueradeCIDRs: [10.0.0.0/8, 198.51.100.0/24, fd00::/8]"; } | put $CONF
+  check "rpm: enableIPv6 edit -> table ip6 ip-masq too" eventually 5 cx nft list table ip6 ip-masq
   check "rpm: rpm -e ip-masq" tx "${R[@]}" -e ip-masq
   check "rpm: erase stopped and disabled the service" sh -c \
     "! nsenter -t $LEADER -a systemctl -q is-active ip-masq && ! nsenter -t $LEADER -a test -e /etc/systemd/system/multi-user.target.wants/ip-masq.service"
   # rpm >= 4.20 runs scriptlets in a private netns: the cleanup must go through systemd
-  check "rpm: erase deleted the nft table (scriptlet reached the real netns)" no_table
+  check "rpm: erase deleted both nft tables (scriptlet reached the real netns)" sh -c \
+    "! nsenter -t $LEADER -a nft list table ip ip-masq && ! nsenter -t $LEADER -a nft list table ip6 ip-masq"
   check "rpm: erase kept the edited config as .rpmsave, removed state" \
-    cx sh -c "test -f $CONF.rpmsave && ! test -e /var/lib/private/ip-masq && ! test -e /var/lib/ip-masq"
+    cx sh -c "grep -q 'rpm edited' $CONF.rpmsave && ! test -e /var/lib/private/ip-masq && ! test -e /var/lib/ip-masq"
 }
 
 run_suite() {
