@@ -15,7 +15,8 @@
 # ends with "N passed, N failed"; exits non-zero on any failure. Never touches the host's
 # ruleset (checked), cleans up containers, namespaces and processes on exit, and copies the
 # containers' journals to dist/e2e-logs/.
-# Knobs: E2E_SUITES="trixie bookworm"  IP_MASQ_E2E_CACHE=/var/cache/ip-masq-e2e  KEEP=1
+# Knobs: E2E_SUITES="trixie bookworm"  IP_MASQ_E2E_CACHE=/var/cache/ip-masq-e2e (rootfs
+# tarballs)  KEEP=1 (keep the work dir)  DIST=dist (packages in, e2e-logs out)  MIRROR=<url>
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
