@@ -235,6 +235,7 @@ test_deb() {
   EXPOSURE+=("$SUITE: $score")
   check "deb: systemd-analyze security exposure ${score:-?} <= 2.0" awk -v s="${score:-99}" 'BEGIN{exit !(s <= 2.0)}'
 
+  check "deb: the shipped /etc/ip-masq/config.yaml is valid (all defaults)" tx ip-masq check
   write_config "e2e: initial" 10.0.0.0/8 198.51.100.0/24
   t=$(now_ms)
   check "deb: ip-masq check accepts the config" tx ip-masq check
