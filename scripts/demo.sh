@@ -71,26 +71,29 @@ flannel:
   subnetEnv: $WORK/subnet.env
 YAML
 
-in_ns "$UP" node scripts/udp-peer.mjs serve 7777 > "$WORK/server.log" &
+# Started with ip netns exec directly (not the in_ns function) so $! is the server itself.
+ip netns exec "$UP" node scripts/udp-peer.mjs serve 7777 198.51.100.10 203.0.113.10 > "$WORK/server.log" &
 SERVER_PID=$!
 until grep -q ready "$WORK/server.log" 2>/dev/null; do sleep 0.05; done
 
-probe() { # label dst
+FAILED=0
+probe() { # label dst expected-source
   local seen; seen=$(in_ns "$POD" node scripts/udp-peer.mjs ask "$2" 7777)
   local who="node IP"; [ "$seen" = 10.244.1.2 ] && who="pod IP"
-  printf '  pod 10.244.1.2 → %-26s seen as %-11s (%s)\n' "$1 $2" "$seen" "$who"
+  local verdict="as expected"; [ "$seen" = "$3" ] || { verdict="UNEXPECTED (wanted $3)"; FAILED=1; }
+  printf '  pod 10.244.1.2 → %-26s seen as %-11s (%s) %s\n' "$1 $2" "$seen" "$who" "$verdict"
 }
 
 bold "Before ip-masq: flannel masquerades every pod packet leaving the cluster network"
-probe "VPC" 198.51.100.10
-probe "internet" 203.0.113.10
+probe "VPC" 198.51.100.10 192.0.2.1
+probe "internet" 203.0.113.10 192.0.2.1
 
 bold "ip-masq apply   (config: $WORK/config.yaml)"
 ipmasq apply
 
 bold "After: the VPC sees the pod, the internet still sees the node"
-probe "VPC" 198.51.100.10
-probe "internet" 203.0.113.10
+probe "VPC" 198.51.100.10 10.244.1.2
+probe "internet" 203.0.113.10 192.0.2.1
 
 bold "ip-masq explain: which rule decides"
 ipmasq explain 198.51.100.10 --src 10.244.1.2
@@ -104,3 +107,4 @@ bold "flannel's chain now (its RETURN rules stay; only MASQUERADE is gone)"
 in_ns "$NODE" iptables -t nat -S FLANNEL-POSTRTG
 
 bold "Cleaning up: namespaces deleted; the host's ruleset was never touched."
+exit "$FAILED"

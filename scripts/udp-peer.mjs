@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A tiny UDP "who am I talking to" peer for the demo and the traffic tests:
-//   udp-peer.mjs serve PORT            replies to every datagram with the source address it saw
+//   udp-peer.mjs serve PORT ADDR...     replies to every datagram with the source address it saw
 //   udp-peer.mjs ask HOST PORT [TRIES]  prints the source address the server saw, or exits 1
 // Both run inside network namespaces the caller created; nothing here picks an address.
 import dgram from 'node:dgram';
@@ -8,14 +8,18 @@ import dgram from 'node:dgram';
 const [mode, a, b, c] = process.argv.slice(2);
 
 if (mode === 'serve') {
+  // One socket per address: a reply must leave from the address the request was sent to, or
+  // conntrack on the router cannot match it to the (NATed) flow. Node has no IP_PKTINFO.
   const port = Number(a);
-  // One dual-stack socket: IPv4 peers arrive as ::ffff:a.b.c.d and are reported as a.b.c.d.
-  const sock = dgram.createSocket({ type: 'udp6', ipv6Only: false });
-  sock.on('message', (_msg, rinfo) => {
-    const seen = rinfo.address.replace(/^::ffff:/, '');
-    sock.send(seen, rinfo.port, rinfo.address);
-  });
-  sock.bind(port, '::', () => process.stdout.write('ready\n'));
+  const addresses = process.argv.slice(4);
+  let pending = addresses.length;
+  for (const address of addresses) {
+    const sock = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    sock.on('message', (_msg, rinfo) => sock.send(rinfo.address, rinfo.port, rinfo.address));
+    sock.bind(port, address, () => {
+      if (--pending === 0) process.stdout.write('ready\n');
+    });
+  }
 } else if (mode === 'ask') {
   const host = a;
   const port = Number(b);
@@ -36,6 +40,6 @@ if (mode === 'serve') {
   });
   sock.bind(0, send);
 } else {
-  process.stderr.write('usage: udp-peer.mjs serve PORT | ask HOST PORT [TRIES]\n');
+  process.stderr.write('usage: udp-peer.mjs serve PORT ADDR... | ask HOST PORT [TRIES]\n');
   process.exit(2);
 }
