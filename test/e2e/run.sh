@@ -269,8 +269,9 @@ test_deb() {
   TIMES+=("$SUITE config edit -> rules live (incl. 20 ms polling): $(( $(now_ms) - t )) ms")
   expect_seen "traffic: after the edit, pod -> outside keeps the pod IP, TCP" tcp $EXT_IP $POD_IP
   expect_seen "traffic: after the edit, pod -> outside keeps the pod IP, UDP" udp $EXT_IP $POD_IP
-  write_config "e2e: VPC removed" 10.0.0.0/8 203.0.113.0/24
-  check "deb: second edit applied (198.51.100.0/24 gone)" eventually 5 sh -c "! nsenter -t $LEADER -a nft list table ip ip-masq | grep -qF 198.51.100.0/24"
+  # this time in place (same inode, as `vi` with backupcopy or `cat >` do), not by rename
+  { echo "# e2e: VPC removed, written in place"; echo "nonMasqueradeCIDRs: [10.0.0.0/8, 203.0.113.0/24]"; } | cx sh -c "cat > $CONF"
+  check "deb: second edit (in place) applied (198.51.100.0/24 gone)" eventually 5 sh -c "! nsenter -t $LEADER -a nft list table ip ip-masq | grep -qF 198.51.100.0/24"
   expect_seen "traffic: after the second edit, pod -> VPC is masqueraded, TCP" tcp $VPC_IP $NODE_VPC_IP
   check "deb: journalctl -u ip-masq: one audit event per change (>= 2 more)" eventually 5 \
     sh -c "[ \$(nsenter -t $LEADER -a journalctl -u ip-masq -o cat --no-pager | grep -ciE '\"msg\":\"[^\"]*applied') -ge $((n0 + 2)) ]"
