@@ -99,7 +99,7 @@ describe('planToBatch (golden)', () => {
   it('leaves out the set rule (but keeps the empty set) when nonMasqueradeCIDRs is empty', () => {
     const plan = buildPlan(makeConfig({ nonMasqueradeCIDRs: [] }));
     expect(plan.tables[0]?.rules.map((r) => r.id)).toEqual(['local', 'link-local', 'masquerade']);
-    const set = planToBatch(plan).nftables.find((c) => 'add' in c && 'set' in c.add) as { add: { set: Record<string, unknown> } };
+    const set = planToBatch(plan).nftables.find((c) => 'add' in c && 'set' in c.add) as unknown as { add: { set: Record<string, unknown> } };
     expect(set.add.set.elem).toBeUndefined();
   });
 

@@ -19,7 +19,8 @@ export interface DeletedForeignRule {
   family: 'ip' | 'ip6';
   table: string;
   chain: string;
-  handle: number;
+  /** nft rule handle; absent for iptables-legacy rules (deleted by their exact spec). */
+  handle?: number;
   /** The rule in iptables-save syntax. */
   iptables: string;
 }
@@ -29,7 +30,7 @@ export interface FlannelHooks {
   /** Pod-network facts for the plan, plus problems to report (a malformed subnet.env). */
   facts(config: Config): Promise<{ facts: PlanFacts; problems: string[]; raw: unknown }>;
   /** Deletes flannel's MASQUERADE rules; called only after our tables are verified. */
-  remove(client: NftClient, config: Config, raw: unknown): Promise<DeletedForeignRule[]>;
+  remove(client: NftClient, config: Config, raw: unknown): Promise<{ deleted: DeletedForeignRule[]; problems: string[] }>;
 }
 
 export interface ReconcileDeps {
@@ -108,8 +109,10 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
 
   let flannelDeleted: DeletedForeignRule[] = [];
   if (deps.flannel && config.flannel.removeMasquerade) {
-    flannelDeleted = await deps.flannel.remove(deps.client, config, rawFacts);
-    if (flannelDeleted.length > 0) transactions++;
+    const removal = await deps.flannel.remove(deps.client, config, rawFacts);
+    flannelDeleted = removal.deleted;
+    warnings.push(...removal.problems);
+    if (flannelDeleted.some((d) => d.handle !== undefined)) transactions++;
   }
 
   return {

@@ -51,8 +51,8 @@ export class NftClient {
       const child = spawn(cmd, [...prefix, ...args], { stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.stdout?.on('data', (d: Buffer) => out.push(d));
+      child.stderr?.on('data', (d: Buffer) => err.push(d));
       child.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') {
           reject(

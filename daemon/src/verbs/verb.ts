@@ -13,7 +13,7 @@ export interface CliIo {
   signals?: NodeJS.EventEmitter;
 }
 
-export type OptionValues = Record<string, string | boolean | string[] | boolean[] | undefined>;
+export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export interface VerbContext {
   values: OptionValues;
