@@ -355,6 +355,20 @@ test_rpm() {
   check "rpm: rules applied" table_has 198.51.100.0/24
   expect_seen "traffic (rpm): pod -> VPC keeps the pod IP" tcp $VPC_IP $POD_IP
   expect_seen "traffic (rpm): pod -> outside masqueraded" tcp $EXT_IP $NODE_EXT_IP
+  # the drop-in docs/install.md gives for flannel.removeLegacy (iptables-legacy needs root's
+  # /proc/net/ip_tables_names, CAP_NET_RAW and AF_INET): it must still run, as root
+  printf '[Service]\nDynamicUser=no\nAmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW\nCapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\nProcSubset=all\n' |
+    { cx mkdir -p /etc/systemd/system/ip-masq.service.d; put /etc/systemd/system/ip-masq.service.d/legacy-iptables.conf; }
+  cxq systemctl daemon-reload
+  check "rpm: documented legacy-iptables drop-in: restarts as root with CAP_NET_ADMIN+CAP_NET_RAW" sh -c \
+    "nsenter -t $LEADER -a systemctl restart ip-masq && p=\$(nsenter -t $LEADER -a systemctl show -P MainPID ip-masq) &&
+     nsenter -t $LEADER -a grep -Eq '^Uid:\s+0\s' /proc/\$p/status && nsenter -t $LEADER -a grep -q '^CapEff:\s*0000000000003000' /proc/\$p/status"
+  check "rpm: ... and still enforces the config" table_has 198.51.100.0/24
+  cxq rm -r /etc/systemd/system/ip-masq.service.d
+  cxq systemctl daemon-reload
+  check "rpm: drop-in removed: back to the DynamicUser" sh -c \
+    "nsenter -t $LEADER -a systemctl restart ip-masq && p=\$(nsenter -t $LEADER -a systemctl show -P MainPID ip-masq) &&
+     nsenter -t $LEADER -a grep -Eq '^Uid:\s+[1-9]' /proc/\$p/status && nsenter -t $LEADER -a test -L /var/lib/ip-masq"
   local pid; pid=$(main_pid)
   check "rpm: rpm -U --nodeps $UP_VERSION" tx "${R[@]}" -U --nodeps /pkgs/ip-masq-$UP_VERSION-1.noarch.rpm
   check "rpm: %config(noreplace): edit kept, new default as .rpmnew" cx sh -c "grep -q 'e2e: rpm edited' $CONF && test -f $CONF.rpmnew"
