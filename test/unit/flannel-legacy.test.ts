@@ -65,15 +65,20 @@ describe('findLegacyFlannelMasquerade', () => {
 });
 
 describe('legacy I/O with injected fs/exec', () => {
-  const files: Record<string, string> = { '/p/net/ip_tables_names': 'filter\nnat\n', '/p/net/ip6_tables_names': 'nat\n' };
+  // /q: /proc/net is visible but ip_tables is not loaded; /none: /proc/net itself is hidden.
+  const files: Record<string, string> = { '/p/net/ip_tables_names': 'filter\nnat\n', '/p/net/ip6_tables_names': 'nat\n', '/q/net/dev': 'Inter-|\n' };
   const readFile = async (p: string): Promise<string> => {
     if (p in files) return files[p] as string;
     throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
   };
 
-  it('detects tables; no proc file means none', async () => {
-    expect(await detectLegacyTables({ readFile, procRoot: '/p' })).toEqual({ ip: ['filter', 'nat'], ip6: ['nat'] });
-    expect(await detectLegacyTables({ readFile, procRoot: '/none' })).toEqual({ ip: [], ip6: [] });
+  it('detects tables; no proc file means none, but an unreadable /proc/net is said, not hidden', async () => {
+    expect(await detectLegacyTables({ readFile, procRoot: '/p' })).toEqual({ ip: ['filter', 'nat'], ip6: ['nat'], unchecked: null });
+    expect(await detectLegacyTables({ readFile, procRoot: '/q' })).toEqual({ ip: [], ip6: [], unchecked: null });
+    const hidden = await detectLegacyTables({ readFile, procRoot: '/none' });
+    expect(hidden).toMatchObject({ ip: [], ip6: [], unchecked: expect.stringMatching(/\/none\/net\/ip_tables_names is not readable here \(ENOENT/) });
+    const report = await findLegacyFlannel(null, { readFile, procRoot: '/none', exec: async () => ({ status: 0, stdout: '', stderr: '' }) });
+    expect(report.problems).toEqual([expect.stringMatching(/^iptables-legacy was not checked for flannel rules: .*sudo ip-masq doctor/)]);
   });
 
   it('reports a missing iptables-legacy-save as a problem and saves only families with a nat table', async () => {
@@ -127,6 +132,6 @@ describe('legacy I/O with injected fs/exec', () => {
     const removed = await legacyPass(facts, { removeLegacy: true, enableIPv6: false }, { readFile, procRoot: '/p', exec });
     expect(removed.removed).toHaveLength(4);
     expect(removed.problems).toEqual(['1 IPv6 flannel rule(s) in ip6tables-legacy kept because enableIPv6 is false']);
-    expect(await legacyPass(facts, { removeLegacy: true, enableIPv6: true }, { readFile, procRoot: '/none', exec })).toEqual({ found: [], removed: [], failed: [], problems: [] });
+    expect(await legacyPass(facts, { removeLegacy: true, enableIPv6: true }, { readFile, procRoot: '/q', exec })).toEqual({ found: [], removed: [], failed: [], problems: [] });
   });
 });

@@ -205,6 +205,7 @@ async function checkLegacy(deps: DoctorDeps, facts: FlannelFacts | null, config:
       fix: `${config.flannel.removeLegacy ? '' : 'set flannel.removeLegacy: true, or run: '}${r.rules.map((x) => x.command).join(' && ')}`,
     };
   }
+  if (r.tables.unchecked) return { id, status: 'WARN', message: `iptables-legacy not checked: ${r.tables.unchecked}`, fix: 'run the doctor as root on the host: sudo ip-masq doctor' };
   if (r.problems.length > 0) return { id, status: 'WARN', message: r.problems.join('; '), fix: 'apt-get install iptables (or your distribution\'s package providing iptables-legacy-save)' };
   if (tables.length > 0) {
     return { id, status: 'WARN', message: `iptables-legacy tables present (${tables.join(', ')}), no flannel rules in them; rules there are invisible to nft`, fix: 'make every component use iptables-nft (update-alternatives --set iptables /usr/sbin/iptables-nft)' };

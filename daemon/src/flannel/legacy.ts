@@ -33,6 +33,8 @@ export interface LegacyDeps {
 export interface LegacyTables {
   ip: string[];
   ip6: string[];
+  /** Why legacy tables could not be looked for (null: they were). */
+  unchecked: string | null;
 }
 
 export interface LegacyReport {
@@ -54,18 +56,28 @@ export const defaultExec: Exec = (argv) =>
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 
-/** Legacy tables per family from /proc/net/ip{,6}_tables_names (missing file → none). */
+/**
+ * Legacy tables per family from /proc/net/ip{,6}_tables_names. A missing file means none
+ * (ip_tables is not loaded) — unless /proc/net itself cannot be read: the hardened unit's
+ * ProcSubset=pid hides it, and a silent "none" would hide flannel rules that still masquerade.
+ */
 export async function detectLegacyTables(deps: LegacyDeps = {}): Promise<LegacyTables> {
   const read = deps.readFile ?? ((p: string) => fsReadFile(p, 'utf8'));
   const root = deps.procRoot ?? '/proc';
+  let unchecked: string | null = null;
   const names = async (file: string): Promise<string[]> => {
     try {
       return (await read(`${root}/net/${file}`)).split('\n').map((l) => l.trim()).filter((l) => l !== '');
-    } catch {
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && (await read(`${root}/net/dev`).then(() => true, () => false))) return [];
+      unchecked ??= `${root}/net/${file} is not readable here (${code ?? (e as Error).message}; the ip-masq unit hides /proc/net)`;
       return [];
     }
   };
-  return { ip: await names('ip_tables_names'), ip6: await names('ip6_tables_names') };
+  const ip = await names('ip_tables_names');
+  const ip6 = await names('ip6_tables_names');
+  return { ip, ip6, unchecked };
 }
 
 /**
@@ -78,6 +90,9 @@ export async function findLegacyFlannel(facts: FlannelFacts | null, deps: Legacy
   const tables = await detectLegacyTables(deps);
   const rules: LegacyRuleRef[] = [];
   const problems: string[] = [];
+  if (tables.unchecked) {
+    problems.push(`iptables-legacy was not checked for flannel rules: ${tables.unchecked}; run "sudo ip-masq doctor" to check (rules there are invisible to nft)`);
+  }
   for (const family of ['ip', 'ip6'] as const) {
     if (!tables[family].includes('nat')) continue;
     const save = family === 'ip' ? 'iptables-legacy-save' : 'ip6tables-legacy-save';
