@@ -20,6 +20,8 @@ export function makeConfig(overrides: Partial<Omit<Config, 'collapsed'>> = {}): 
     enableIPv6: false,
     randomFully: true,
     flannel: { removeMasquerade: true, subnetEnv: '/run/flannel/subnet.env', removeLegacy: false, clusterCIDR: [], nodeSubnet: [] },
+    toPorts: [],
+    metrics: { textfileDir: null, listen: null },
     ...overrides,
     nonMasqueradeCIDRs,
     collapsed: collapseCidrs(nonMasqueradeCIDRs.map(cidr)),

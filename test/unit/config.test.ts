@@ -44,6 +44,8 @@ const DEFAULT_JSON = {
   enableIPv6: false,
   randomFully: true,
   flannel: { removeMasquerade: true, subnetEnv: '/run/flannel/subnet.env', removeLegacy: false, clusterCIDR: [], nodeSubnet: [] },
+  toPorts: null,
+  metrics: { textfileDir: null, listen: null },
 };
 
 describe('defaults', () => {
@@ -242,13 +244,13 @@ describe('errors: each with its line:col and path', () => {
     ['subnetEnv: /x\n', [`1:1: unknown key "subnetEnv"; did you mean flannel.subnetEnv? (it belongs under "flannel:")`]],
     [
       'foo: 1\n',
-      [`1:1: unknown key "foo"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel`],
+      [`1:1: unknown key "foo"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics`],
     ],
     ['flannel:\n  subnetenv: /x\n', [`2:3: flannel: unknown key "subnetenv"; did you mean subnetEnv? (keys are case-sensitive)`]],
     ['flannel:\n  clusterCidr: 10.0.0.0/8\n', [`2:3: flannel: unknown key "clusterCidr"; did you mean clusterCIDR? (keys are case-sensitive)`]],
     ['flannel:\n  bar: 1\n', [`2:3: flannel: unknown key "bar"; valid keys under "flannel:": removeMasquerade, subnetEnv, removeLegacy, clusterCIDR, nodeSubnet`]],
     ['1: true\n', [`1:1: keys must be plain names, got number 1`]],
-    ['<<: {masqLinkLocal: true}\n', [`1:1: unknown key "<<"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel`]],
+    ['<<: {masqLinkLocal: true}\n', [`1:1: unknown key "<<"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics`]],
     // Duplicates.
     ['masqLinkLocal: true\nmasqLinkLocal: false\n', [`2:1: masqLinkLocal: duplicate key "masqLinkLocal"; each key may appear only once`]],
     ['flannel:\n  removeLegacy: true\n  removeLegacy: true\n', [`3:3: flannel.removeLegacy: duplicate key "removeLegacy"; each key may appear only once`]],

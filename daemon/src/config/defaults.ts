@@ -41,6 +41,9 @@ export const DEFAULTS = {
   },
 } as const;
 
+/** Drop-in directory, relative to the main config file's directory. */
+export const DROPIN_DIR_NAME = 'config.d';
+
 /** The default `nonMasqueradeCIDRs` for a given `nomasqAllReservedRanges`. */
 export function defaultNonMasqueradeCidrs(nomasqAllReservedRanges: boolean): string[] {
   return [...(nomasqAllReservedRanges ? ALL_RESERVED_CIDRS : RFC1918_CIDRS)];

@@ -120,6 +120,16 @@ export async function loadConfigFile(path: string): Promise<LoadedConfig> {
 
 /** `loadConfigFile` with the file system injected (tests). */
 export async function loadConfigFileWith(path: string, fs: ConfigFs): Promise<LoadedConfig> {
+  const text = await readConfigText(path, fs);
+  if (text === null) return { config: defaultConfig(), origin: 'absent', text: null, path };
+  return { config: parseConfigText(text, path), origin: 'file', text, path };
+}
+
+/**
+ * The text of a config file (BOM removed), or null when it is absent; the same checks as
+ * `loadConfigFile` (throws ConfigError CONFIG_UNREADABLE), without parsing. Used for drop-ins.
+ */
+export async function readConfigText(path: string, fs: ConfigFs = realFs): Promise<string | null> {
   let handle: FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears;
@@ -127,7 +137,7 @@ export async function loadConfigFileWith(path: string, fs: ConfigFs): Promise<Lo
     handle = await fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     const problem = await openFailure(path, e, fs);
-    if (problem === null) return { config: defaultConfig(), origin: 'absent', text: null, path };
+    if (problem === null) return null;
     throw unreadable(path, problem, e);
   }
   let bytes: Uint8Array;
@@ -138,7 +148,7 @@ export async function loadConfigFileWith(path: string, fs: ConfigFs): Promise<Lo
   }
   const decoded = decode(bytes);
   if ('problem' in decoded) throw unreadable(path, decoded.problem);
-  return { config: parseConfigText(decoded.text, path), origin: 'file', text: decoded.text, path };
+  return decoded.text;
 }
 
 async function readBounded(handle: FileHandle, path: string): Promise<Uint8Array> {

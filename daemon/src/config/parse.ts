@@ -14,7 +14,9 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { collapseCidrs, formatCidr, parseCidr, type Cidr } from '../net/cidr.js';
 import { DEFAULTS, MAX_RESYNC_INTERVAL_MS, defaultNonMasqueradeCidrs } from './defaults.js';
 import { findFastCidrList, type FastCidrList } from './fast-cidr-list.js';
-import type { Config, FlannelConfig } from './schema.js';
+import { mergeConfigFragments } from './merge.js';
+import { formatPortRanges, parseMetricsListen, parsePortRanges } from './values.js';
+import type { Config, FlannelConfig, MetricsConfig, PortRange } from './schema.js';
 
 const TOP_KEYS = [
   'nonMasqueradeCIDRs',
@@ -26,8 +28,47 @@ const TOP_KEYS = [
   'enableIPv6',
   'randomFully',
   'flannel',
+  'toPorts',
+  'metrics',
 ] as const;
 const FLANNEL_KEYS = ['removeMasquerade', 'subnetEnv', 'removeLegacy', 'clusterCIDR', 'nodeSubnet'] as const;
+const METRICS_KEYS = ['textfileDir', 'listen'] as const;
+/** Keys whose value is a mapping: their own keys are the settings (merged key by key across files). */
+const SECTION_KEYS: ReadonlySet<string> = new Set(['flannel', 'metrics']);
+
+/** 1-based position in a file. */
+export interface Loc {
+  line: number;
+  col: number;
+}
+
+/**
+ * One file's contribution to the configuration (see merge.ts): its values, which settings it
+ * sets and where, and its problems. Issues that depend on other files (an IPv6 prefix while
+ * `enableIPv6` may be set elsewhere, `cidrLimit` over the merged list) are decided by the merge.
+ */
+export interface ConfigFragment {
+  file: string;
+  /** The file's values over the defaults; null when the file is not a mapping (an issue says so). */
+  config: Config | null;
+  /** Problems of this file alone, in file order. */
+  issues: ConfigIssue[];
+  /** One issue per IPv6 prefix: they count only if the merged `enableIPv6` is false. */
+  ipv6Issues: ConfigIssue[];
+  /** Setting path (`masqLinkLocal`, `flannel.subnetEnv`, …) → position of its key. */
+  set: Map<string, Loc>;
+  /** This file's `nonMasqueradeCIDRs`, null when it does not set the key. */
+  cidrs: {
+    texts: string[];
+    cidrs: Cidr[];
+    /** Where a problem with the list as a whole is reported (the list, else its key). */
+    at: Loc;
+    /** Line of each entry (computed on demand: a 100,000-entry list need not pay for it). */
+    lineOf(index: number): number;
+  } | null;
+  /** Position of the `cidrLimit` value (or key), null when not set. */
+  cidrLimitAt: Loc | null;
+}
 
 /** The configuration used when the file is absent, empty or `{}`. */
 export function defaultConfig(): Config {
@@ -44,10 +85,13 @@ export function defaultConfig(): Config {
     enableIPv6: DEFAULTS.enableIPv6,
     randomFully: DEFAULTS.randomFully,
     flannel: { ...DEFAULTS.flannel, clusterCIDR: [], nodeSubnet: [] },
+    toPorts: [],
+    metrics: { textfileDir: null, listen: null },
   };
 }
 
-function mustParseCidr(text: string): Cidr {
+/** A built-in CIDR (the default lists); throws on a programming error only. */
+export function mustParseCidr(text: string): Cidr {
   const parsed = parseCidr(text);
   if (!parsed.ok) throw new Error(`built-in CIDR ${text} is invalid: ${parsed.reason}`);
   return parsed.cidr;
@@ -66,6 +110,18 @@ export function parseConfigText(text: string, file: string): Config {
  * paths agree. Not for production callers.
  */
 export function parseConfigTextWith(text: string, file: string, options: { fastPath: boolean }): Config {
+  return mergeConfigFragments([parseConfigFragmentWith(text, file, options)]).config;
+}
+
+/**
+ * One file of a set (config.yaml and its drop-ins) for `mergeConfigFragments`. Never throws:
+ * the problems are in the fragment.
+ */
+export function parseConfigFragment(text: string, file: string): ConfigFragment {
+  return parseConfigFragmentWith(text, file, { fastPath: true });
+}
+
+function parseConfigFragmentWith(text: string, file: string, options: { fastPath: boolean }): ConfigFragment {
   if (options.fastPath) {
     const fast = findFastCidrList(text);
     if (fast !== null) {
@@ -73,20 +129,14 @@ export function parseConfigTextWith(text: string, file: string, options: { fastP
       // Positions on the fast path are mapped back to the original text, so its issues are
       // final, unless the marker turned out not to be the top-level list or the rest has a
       // syntax error (whose wording could depend on the splice): then start over.
-      if (attempt.usedFastList && !attempt.syntaxBroken) {
-        if (attempt.issues.length > 0 || attempt.config === null) throw new ConfigError(attempt.issues);
-        return attempt.config;
-      }
+      if (attempt.usedFastList && !attempt.syntaxBroken) return attempt.fragment;
     }
   }
-  const result = validateText(text, file, null, text);
-  if (result.issues.length > 0 || result.config === null) throw new ConfigError(result.issues);
-  return result.config;
+  return validateText(text, file, null, text).fragment;
 }
 
 interface ValidationResult {
-  config: Config | null;
-  issues: ConfigIssue[];
+  fragment: ConfigFragment;
   usedFastList: boolean;
   syntaxBroken: boolean;
 }
@@ -107,6 +157,11 @@ class Issues {
     return [...this.list].sort((a, b) => a.line - b.line || a.col - b.col);
   }
 
+  /** An empty collector for the same file and offsets. */
+  sibling(): Issues {
+    return new Issues(this.file, this.linePos, this.mapOffset);
+  }
+
   /** At an offset of the original text. */
   atOriginal(offset: number, path: string, message: string): void {
     const { line, col } = this.linePos(offset);
@@ -119,11 +174,34 @@ class Issues {
   }
 
   at(node: YamlNode | null | undefined, fallbackOffset: number, path: string, message: string): void {
+    this.atOffset(this.nodeOffset(node, fallbackOffset), path, message);
+  }
+
+  /** Position of a node (as `at` reports it). */
+  locate(node: YamlNode | null | undefined, fallbackOffset: number): Loc {
+    return this.linePos(this.mapOffset(this.nodeOffset(node, fallbackOffset)));
+  }
+
+  /** Position of an offset of the parsed text. */
+  locateOffset(offset: number): Loc {
+    return this.linePos(this.mapOffset(offset));
+  }
+
+  /** Offset of the parsed text → offset of the original text. */
+  original(offset: number): number {
+    return this.mapOffset(offset);
+  }
+
+  /** Line of an offset of the original text. */
+  lineOfOriginal(offset: number): number {
+    return this.linePos(offset).line;
+  }
+
+  private nodeOffset(node: YamlNode | null | undefined, fallbackOffset: number): number {
     const range = node?.range;
     // An empty value (`key:` with nothing after it) has a zero-width range at the end of the
     // line; pointing at the key reads better.
-    const offset = range && range[1] > range[0] ? range[0] : fallbackOffset;
-    this.atOffset(offset, path, message);
+    return range && range[1] > range[0] ? range[0] : fallbackOffset;
   }
 }
 
@@ -170,13 +248,22 @@ function validateText(text: string, file: string, fast: FastCidrList | null, ori
       issues.atOffset(e.pos[0], '', `invalid YAML: ${e.message}`);
     }
   }
+  const fragment = (config: Config | null, walker: Walker | null): ConfigFragment => ({
+    file,
+    config,
+    issues: issues.sorted(),
+    ipv6Issues: walker?.ipv6Issues.sorted() ?? [],
+    set: walker?.set ?? new Map(),
+    cidrs: walker?.cidrs ?? null,
+    cidrLimitAt: walker?.cidrLimitAt ?? null,
+  });
   // The AST of a file with syntax errors is a guess: report only the syntax errors.
-  if (syntaxBroken) return { config: null, issues: issues.sorted(), usedFastList: false, syntaxBroken };
+  if (syntaxBroken) return { fragment: fragment(null, null), usedFastList: false, syntaxBroken };
   for (const w of doc.warnings) issues.atOffset(w.pos[0], '', `YAML: ${w.message}`);
 
   const walker = new Walker(text, doc, issues, fast);
   const config = walker.run();
-  return { config, issues: issues.sorted(), usedFastList: walker.usedFastList, syntaxBroken };
+  return { fragment: fragment(config, walker), usedFastList: walker.usedFastList, syntaxBroken };
 }
 
 /** Go's time.ParseDuration grammar: "0", or a sequence of decimal numbers each with a unit. */
@@ -252,13 +339,20 @@ const YAML11_FALSE = new Set(['no', 'n', 'off']);
 
 class Walker {
   usedFastList = false;
+  /** Settings this file sets (see ConfigFragment.set). */
+  readonly set = new Map<string, Loc>();
+  readonly ipv6Issues: Issues;
+  cidrs: ConfigFragment['cidrs'] = null;
+  cidrLimitAt: Loc | null = null;
 
   constructor(
     private readonly text: string,
     private readonly doc: Document.Parsed,
     private readonly issues: Issues,
     private readonly fast: FastCidrList | null,
-  ) {}
+  ) {
+    this.ipv6Issues = issues.sibling();
+  }
 
   run(): Config | null {
     const contents = this.doc.contents;
@@ -271,6 +365,7 @@ class Walker {
       return null;
     }
     const fields = this.fieldsOf(contents.items, TOP_KEYS, '', FLANNEL_KEYS, 'flannel');
+    for (const [key, field] of fields) if (!SECTION_KEYS.has(key)) this.set.set(key, this.issues.locateOffset(field.keyOffset));
 
     config.masqLinkLocal = this.bool(fields.get('masqLinkLocal'), config.masqLinkLocal);
     config.masqLinkLocalIPv6 = this.bool(fields.get('masqLinkLocalIPv6'), config.masqLinkLocalIPv6);
@@ -280,27 +375,92 @@ class Walker {
     this.resyncInterval(fields.get('resyncInterval'), config);
     config.cidrLimit = this.cidrLimit(fields.get('cidrLimit'));
 
+    const limitField = fields.get('cidrLimit');
+    if (limitField !== undefined) this.cidrLimitAt = this.issues.locate(limitField.at, limitField.keyOffset);
+
     const cidrsField = fields.get('nonMasqueradeCIDRs');
     if (cidrsField === undefined) {
       config.nonMasqueradeCIDRs = defaultNonMasqueradeCidrs(config.nomasqAllReservedRanges);
       config.collapsed = collapseCidrs(config.nonMasqueradeCIDRs.map(mustParseCidr));
     } else {
-      const entries = this.cidrList(cidrsField, config.enableIPv6, false);
+      const offsets: number[] = [];
+      const entries = this.cidrList(cidrsField, false, offsets);
       config.nonMasqueradeCIDRs = entries.texts;
       config.collapsed = collapseCidrs(entries.cidrs);
+      const keyLine = this.issues.locateOffset(cidrsField.keyOffset).line;
+      this.cidrs = {
+        texts: entries.texts,
+        cidrs: entries.cidrs,
+        at: this.issues.locate(cidrsField.at, cidrsField.keyOffset),
+        lineOf: (i) => {
+          const offset = offsets[i];
+          return offset === undefined ? keyLine : this.issues.lineOfOriginal(offset);
+        },
+      };
     }
-    if (config.cidrLimit !== null && config.nonMasqueradeCIDRs.length > config.cidrLimit) {
-      // Upstream's wording (main.go:258), minus its doubled "(excluding link local)".
-      const where = cidrsField ?? (fields.get('cidrLimit') as Field);
-      this.issues.at(
-        where.at,
-        where.keyOffset,
-        where.path,
-        `the daemon can only accept up to ${config.cidrLimit} CIDRs (excluding link-local), but got ${config.nonMasqueradeCIDRs.length}`,
-      );
+    // `cidrLimit` and IPv6 prefixes without `enableIPv6` are checked by the merge (merge.ts):
+    // with drop-ins they depend on the other files.
+    config.flannel = this.flannel(fields.get('flannel'));
+    config.toPorts = this.toPorts(fields.get('toPorts'));
+    config.metrics = this.metrics(fields.get('metrics'));
+    return config;
+  }
+
+  private toPorts(field: Field | undefined): PortRange[] {
+    if (field === undefined) return [];
+    const { node } = field;
+    // `toPorts:` (null) and `toPorts: ""` mean off, like upstream's default empty flag.
+    if (isScalar(node) && (node.value === null || node.value === '')) return [];
+    if (!isScalar(node) || typeof node.value !== 'string') {
+      const n = isScalar(node) && typeof node.value === 'number' ? node.value : null;
+      const hint = n !== null ? `; quote it: toPorts: "${String(n)}"` : '';
+      this.issues.at(field.at, field.keyOffset, field.path, `expected a string of port ranges such as "1024-29999,32768-65535", got ${this.describe(node)}${hint}`);
+      return [];
     }
-    config.flannel = this.flannel(fields.get('flannel'), config.enableIPv6);
-    return this.issues.list.length === 0 ? config : null;
+    const parsed = parsePortRanges(node.value);
+    if (!parsed.ok) {
+      this.issues.at(field.at, field.keyOffset, field.path, parsed.reason);
+      return [];
+    }
+    return parsed.ranges;
+  }
+
+  private metrics(field: Field | undefined): MetricsConfig {
+    const metrics: MetricsConfig = { textfileDir: null, listen: null };
+    if (field === undefined) return metrics;
+    const { node } = field;
+    if (isScalar(node) && node.value === null) return metrics;
+    if (!isMap(node)) {
+      this.issues.at(field.at, field.keyOffset, field.path, `expected a mapping (e.g. "textfileDir: /var/lib/prometheus/node-exporter" on the next line, indented), got ${this.describe(node)}`);
+      return metrics;
+    }
+    const fields = this.fieldsOf(node.items, METRICS_KEYS, 'metrics', [], 'metrics');
+    for (const [key, f] of fields) this.set.set(`metrics.${key}`, this.issues.locateOffset(f.keyOffset));
+    const dir = fields.get('textfileDir');
+    if (dir !== undefined) {
+      const v = dir.node;
+      if (isScalar(v) && v.value === null) {
+        // `textfileDir:` with no value: off, the same as leaving it out.
+      } else if (isScalar(v) && typeof v.value === 'string' && v.value.startsWith('/') && !v.value.includes('\0')) {
+        metrics.textfileDir = v.value.length > 1 ? v.value.replace(/\/+$/, '') : v.value;
+      } else {
+        this.issues.at(dir.at, dir.keyOffset, dir.path, `expected an absolute directory such as "/var/lib/prometheus/node-exporter", got ${this.describe(v)}`);
+      }
+    }
+    const listen = fields.get('listen');
+    if (listen !== undefined) {
+      const v = listen.node;
+      if (isScalar(v) && v.value === null) {
+        // `listen:` with no value: no socket.
+      } else if (isScalar(v) && (typeof v.value === 'string' || typeof v.value === 'number')) {
+        const parsed = parseMetricsListen(String(v.value));
+        if (parsed.ok) metrics.listen = parsed.listen;
+        else this.issues.at(listen.at, listen.keyOffset, listen.path, parsed.reason);
+      } else {
+        this.issues.at(listen.at, listen.keyOffset, listen.path, `expected "ADDRESS:PORT" such as "127.0.0.1:9817", got ${this.describe(v)}`);
+      }
+    }
+    return metrics;
   }
 
   /** Known keys of a mapping, with unknown/mis-cased/duplicate keys reported. */
@@ -445,21 +605,29 @@ class Walker {
    * A list of CIDR strings. `allowSingle` accepts one string in place of a list (flannel's
    * fields). Null means an empty list (upstream: JSON null sets the slice to nil).
    */
-  private cidrList(field: Field, enableIPv6: boolean, allowSingle: boolean): { texts: string[]; cidrs: Cidr[] } {
+  /**
+   * `offsets` (optional) receives each entry's offset in the original text, for the
+   * per-entry provenance of `check --json`.
+   */
+  private cidrList(field: Field, allowSingle: boolean, offsets?: number[]): { texts: string[]; cidrs: Cidr[] } {
     const texts: string[] = [];
     const cidrs: Cidr[] = [];
     const { node } = field;
     /** `at` is a node of the parsed text, or an offset of the original text (fast path). */
     const addOne = (text: string, at: YamlNode | null | number, path: string): void => {
-      const report = (message: string): void => {
-        if (typeof at === 'number') this.issues.atOriginal(at, path, message);
-        else this.issues.at(at, field.keyOffset, path, message);
+      const report = (issues: Issues, message: string): void => {
+        if (typeof at === 'number') issues.atOriginal(at, path, message);
+        else issues.at(at, field.keyOffset, path, message);
       };
       const parsed = parseCidr(text);
-      if (!parsed.ok) report(parsed.reason);
-      else if (parsed.cidr.family === 'ipv6' && !enableIPv6) {
-        report(`${JSON.stringify(text)} is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`);
-      } else cidrs.push(parsed.cidr);
+      if (!parsed.ok) report(this.issues, parsed.reason);
+      else {
+        // Valid only if the merged config enables IPv6 (maybe in another file): merge.ts decides.
+        if (parsed.cidr.family === 'ipv6') {
+          report(this.ipv6Issues, `${JSON.stringify(text)} is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`);
+        }
+        cidrs.push(parsed.cidr);
+      }
     };
 
     if (isScalar(node) && node.value === null) return { texts, cidrs };
@@ -482,6 +650,7 @@ class Walker {
         texts.push(text);
         addOne(text, itemOffsets[i] as number, `${field.path}[${i}]`);
       }
+      if (offsets) offsets.push(...itemOffsets);
       return { texts, cidrs };
     }
     node.items.forEach((raw, i) => {
@@ -489,6 +658,7 @@ class Walker {
       const at = (raw as YamlNode | null) ?? null;
       const item = this.deref(at, path);
       const fallback = this.dashBefore(at?.range?.[0] ?? node.range?.[0] ?? field.keyOffset);
+      offsets?.push(this.issues.original(at?.range?.[0] ?? fallback));
       if (isScalar(item) && typeof item.value === 'string' && item.value !== '') {
         texts.push(item.value);
         addOne(item.value, at, path);
@@ -513,7 +683,7 @@ class Walker {
     return dash;
   }
 
-  private flannel(field: Field | undefined, enableIPv6: boolean): FlannelConfig {
+  private flannel(field: Field | undefined): FlannelConfig {
     const flannel: FlannelConfig = { ...DEFAULTS.flannel, clusterCIDR: [], nodeSubnet: [] };
     if (field === undefined) return flannel;
     const { node } = field;
@@ -524,6 +694,7 @@ class Walker {
       return flannel;
     }
     const fields = this.fieldsOf(node.items, FLANNEL_KEYS, 'flannel', [], 'flannel');
+    for (const [key, f] of fields) this.set.set(`flannel.${key}`, this.issues.locateOffset(f.keyOffset));
     flannel.removeMasquerade = this.bool(fields.get('removeMasquerade'), flannel.removeMasquerade);
     flannel.removeLegacy = this.bool(fields.get('removeLegacy'), flannel.removeLegacy);
     const subnetEnv = fields.get('subnetEnv');
@@ -537,7 +708,7 @@ class Walker {
     }
     for (const key of ['clusterCIDR', 'nodeSubnet'] as const) {
       const f = fields.get(key);
-      if (f !== undefined) flannel[key] = this.cidrList(f, enableIPv6, true).cidrs;
+      if (f !== undefined) flannel[key] = this.cidrList(f, true).cidrs;
     }
     return flannel;
   }
@@ -562,5 +733,15 @@ export function configToJson(config: Config): Record<string, unknown> {
       clusterCIDR: config.flannel.clusterCIDR.map(formatCidr),
       nodeSubnet: config.flannel.nodeSubnet.map(formatCidr),
     },
+    toPorts: config.toPorts.length > 0 ? formatPortRanges(config.toPorts) : null,
+    metrics: {
+      textfileDir: config.metrics.textfileDir,
+      listen: config.metrics.listen ? formatListen(config.metrics.listen) : null,
+    },
   };
+}
+
+/** "127.0.0.1:9817", "[::1]:9817". */
+export function formatListen(listen: { host: string; port: number }): string {
+  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
 }

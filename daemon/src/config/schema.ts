@@ -17,6 +17,28 @@ export interface FlannelConfig {
   nodeSubnet: Cidr[];
 }
 
+/** One `toPorts` interval: source ports `first`..`last` inclusive (equal for a single port). */
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/** Where `/metrics` is served. */
+export interface MetricsListen {
+  /** An IP literal ("127.0.0.1", "::1", "0.0.0.0"). */
+  host: string;
+  port: number;
+  /** 127.0.0.0/8 or ::1: anything else is logged as a warning at start. */
+  loopback: boolean;
+}
+
+export interface MetricsConfig {
+  /** node_exporter's textfile collector directory: `ip_masq.prom` is written there; null = off. */
+  textfileDir: string | null;
+  /** HTTP listener for GET /metrics; null = no socket (the default). */
+  listen: MetricsListen | null;
+}
+
 export interface Config {
   /** The list as the operator wrote it (or the default list), in order, for `check --json`. */
   nonMasqueradeCIDRs: string[];
@@ -33,4 +55,11 @@ export interface Config {
   enableIPv6: boolean;
   randomFully: boolean;
   flannel: FlannelConfig;
+  /**
+   * ip-masq-agent's `--to-ports`: TCP/UDP/SCTP are masqueraded to these source-port ranges,
+   * split in proportion to their sizes. Empty = off (any port, the kernel's choice).
+   * Kept as written: duplicates, overlaps and order are upstream's too.
+   */
+  toPorts: PortRange[];
+  metrics: MetricsConfig;
 }
