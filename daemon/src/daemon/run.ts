@@ -14,7 +14,8 @@ import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log
 import { ReconcileLoop } from './loop.js';
 import { createNotifier, type Notifier } from './notify.js';
 import { resolveStateDir, StateStore } from './state.js';
-import { watchConfigDir, type ConfigWatcher } from './watch.js';
+import type { ConfigWatcher } from './watch.js';
+import { watchConfigTree } from './watch-tree.js';
 
 export interface RunDaemonOptions {
   configPath: string;
@@ -95,7 +96,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   log.info({ config: options.configPath, stateDir: state.dir, nft: options.client.argv.join(' '), systemd: notify.enabled }, 'starting');
 
   // Armed before the first pass reads the file: an edit racing our start-up is not missed.
-  const watcher: ConfigWatcher = watchConfigDir({
+  const watcher: ConfigWatcher = watchConfigTree({
     path: options.configPath,
     onChange: (event, path) => {
       log.debug({ event, path }, 'config directory event');

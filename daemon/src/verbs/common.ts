@@ -1,12 +1,15 @@
 /** Steps several verbs share: load the config, and build reconcile's dependencies. */
-import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { loadConfigTree, type LoadedConfigTree } from '../config/dropins.js';
 import type { ReconcileDeps } from '../daemon/reconcile.js';
 import { flannelHooks } from '../daemon/flannel-hooks.js';
 import type { VerbContext } from './verb.js';
 
-/** Loads and validates --config; a missing file means ip-masq-agent's defaults. Throws ConfigError. */
-export function loadConfig(ctx: VerbContext): Promise<LoadedConfig> {
-  return loadConfigFile(ctx.configPath);
+/**
+ * Loads and validates --config merged with its drop-ins (config.d/); no file at all means
+ * ip-masq-agent's defaults. Throws ConfigError.
+ */
+export function loadConfig(ctx: VerbContext): Promise<LoadedConfigTree> {
+  return loadConfigTree(ctx.configPath);
 }
 
 export function reconcileDeps(ctx: VerbContext): ReconcileDeps {

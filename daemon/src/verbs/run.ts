@@ -1,6 +1,6 @@
 /** `ip-masq run`: the daemon (systemd's ExecStart). */
-import { loadConfigFile } from '../config/load.js';
-import { defaultConfig, parseConfigText } from '../config/parse.js';
+import { loadConfigTree, parseConfigSnapshot } from '../config/dropins.js';
+import { defaultConfig } from '../config/parse.js';
 import { flannelHooks } from '../daemon/flannel-hooks.js';
 import { reconcile } from '../daemon/reconcile.js';
 import { runDaemon } from '../daemon/run.js';
@@ -46,8 +46,8 @@ Options:
       client,
       env: { ...ctx.io.env },
       signals: ctx.io.signals ?? process,
-      load: loadConfigFile,
-      parse: parseConfigText,
+      load: loadConfigTree,
+      parse: parseConfigSnapshot,
       defaults: defaultConfig,
       reconcile: (config) => reconcile({ client, flannel }, config),
       flannelReadds: new FlannelReaddTracker(),
