@@ -4,10 +4,12 @@
  * external `nft flush ruleset` and table edits, nft unavailable then restored, the config
  * directory deleted and re-created, restarts with an invalid file, READY/STATUS, SIGTERM.
  */
-import { rmSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canUseNetns } from '../helpers/netns.js';
-import { bundleBuilt, DaemonSandbox, waitFor, type DaemonChild } from './daemon-harness.js';
+import { BUNDLE, bundleBuilt, DaemonSandbox, waitFor, type DaemonChild } from './daemon-harness.js';
 
 const CONFIG_A = 'nonMasqueradeCIDRs: [10.0.0.0/8, 198.18.0.0/15]\nresyncInterval: 1h\n';
 const CONFIG_B = 'nonMasqueradeCIDRs: [192.0.2.0/24]\nresyncInterval: 1h\n';
@@ -149,6 +151,83 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     expect(await sb.nomasq()).toBeNull();
     sb.writeConfig(CONFIG_A);
     await waitFor('A live', async () => same(await sb.nomasq(), A));
+  });
+
+  it('pings WATCHDOG=1 when systemd asks for it (WATCHDOG_USEC)', async () => {
+    sb.writeConfig(CONFIG_A);
+    daemon = await sb.start({ env: { WATCHDOG_USEC: '200000' } });
+    await daemon.ready();
+    await waitFor('three watchdog pings', () => sb.notifications().filter((n) => n === 'WATCHDOG=1').length >= 3);
+  });
+
+  it('restarts a dead nft monitor and still heals drift at once', async () => {
+    daemon = await startWith(CONFIG_A);
+    const monitorPid = () =>
+      spawnSync('ip', ['netns', 'pids', sb.ns.name], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean)
+        .find((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes('-j monitor');
+          } catch {
+            return false;
+          }
+        });
+    const first = await waitFor('the monitor child', monitorPid);
+    const from = daemon.lines.length;
+    process.kill(Number(first), 'SIGKILL');
+    const exit = await daemon.waitForLine('monitor exit warning', (l) => typeof l.msg === 'string' && l.msg.startsWith('nft monitor exited'), from);
+    expect(exit.level).toBe(40);
+    await daemon.waitForLine('monitor back', (l) => l.msg === 'nft monitor running again', from);
+    await daemon.quiet();
+    await sb.ns.mustExec(['nft', 'flush', 'ruleset']);
+    await waitFor('restored', async () => same(await sb.nomasq(), A));
+  });
+
+  it('SIGTERM in the middle of a pass: exits 0 with a complete table (old or new), the restarted daemon converges', async () => {
+    daemon = await startWith(CONFIG_A);
+    for (const config of [CONFIG_B, CONFIG_A, CONFIG_B, CONFIG_A]) {
+      const from = daemon.lines.length;
+      sb.writeConfig(config);
+      await daemon.waitForLine('a pass after the write', (l) => l.msg === 'pass started', from);
+      expect(await daemon.stop()).toBe(0);
+      const live = await sb.nomasq();
+      expect(same(live, A) || same(live, B), `after SIGTERM mid-pass: ${JSON.stringify(live)}`).toBe(true);
+      daemon = await sb.start();
+      await daemon.ready();
+      await waitFor('converged', async () => same(await sb.nomasq(), config === CONFIG_B ? B : A));
+    }
+  });
+
+  it('under journald (JOURNAL_STREAM matches stdout) every line carries its syslog priority', async () => {
+    sb.writeConfig(CONFIG_A);
+    const out = join(sb.root, 'journal.out');
+    const fd = openSync(out, 'w');
+    const st = fstatSync(fd, { bigint: true });
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', sb.ns.name, process.execPath, BUNDLE, 'run', '--config', sb.configPath, '--state-dir', sb.stateDir, '--nft', sb.nftWrapper],
+      { stdio: ['ignore', fd, 'pipe'], env: { PATH: process.env.PATH, JOURNAL_STREAM: `${st.dev}:${st.ino}` } },
+    );
+    closeSync(fd);
+    const exited = new Promise((r) => child.once('exit', r));
+    const lines = () => readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    try {
+      await waitFor('ready', () => lines().some((l) => l.includes('"msg":"ready"')));
+      sb.writeConfig('masqLinkLocal: "no"\n');
+      await waitFor('config error', () => lines().some((l) => l.includes('config invalid')));
+      rmSync(sb.configPath);
+      await waitFor('absent warning', () => lines().some((l) => l.includes('does not exist')));
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    const all = lines();
+    expect(all.every((l) => /^<[2-7]>\{/.test(l)), all.join('\n')).toBe(true);
+    expect(all.find((l) => l.includes('"msg":"applied ruleset"'))).toMatch(/^<6>/);
+    expect(all.find((l) => l.includes('config invalid'))).toMatch(/^<3>/);
+    expect(all.find((l) => l.includes('does not exist'))).toMatch(/^<4>/);
+    expect(JSON.parse(all[0]!.slice(3))).not.toHaveProperty('pid');
   });
 
   it('idle, it does nothing but wait', async () => {
