@@ -147,8 +147,9 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
 
   const signal = await stopped;
   log.info({ signal }, 'stopping; the rules stay in place');
-  notify.stopping(`stopping (${signal}); rules stay in place`);
+  // After the running pass: its STATUS must not overwrite this one.
   await loop.stop();
+  notify.stopping(`stopping (${signal}); rules stay in place`);
   if (resyncTimer) clearTimeout(resyncTimer);
   if (watchdogTimer) clearInterval(watchdogTimer);
   watcher.close();

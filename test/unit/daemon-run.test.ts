@@ -1,0 +1,104 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import type { Config } from '../../daemon/src/config/schema.js';
+import type { LoadedConfig } from '../../daemon/src/daemon/controller.js';
+import { createLogger } from '../../daemon/src/daemon/log.js';
+import type { Notifier } from '../../daemon/src/daemon/notify.js';
+import { runDaemon } from '../../daemon/src/daemon/run.js';
+import { ConfigError } from '../../daemon/src/errors.js';
+import { NftClient } from '../../daemon/src/nft/client.js';
+import { makeConfig } from '../helpers/config.js';
+
+/** runDaemon in-process: a real config directory and watcher, fake config parsing and reconcile, no nft. */
+describe('runDaemon', () => {
+  it('reconciles at start, on edits and on SIGHUP; SIGHUP is handled before READY; SIGTERM resolves 0 after the current pass', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipm-run-'));
+    const configPath = join(dir, 'etc', 'config.yaml');
+    mkdirSync(join(dir, 'etc'));
+    writeFileSync(configPath, '10.0.0.0/8');
+    const applied: string[][] = [];
+    const notes: string[] = [];
+    const lines: Array<Record<string, unknown>> = [];
+    const signals = new EventEmitter();
+    let hupListenersAtReady = -1;
+    const notifier: Notifier = {
+      enabled: true,
+      watchdogIntervalMs: null,
+      ready: (s) => {
+        hupListenersAtReady = signals.listenerCount('SIGHUP');
+        notes.push(`READY ${s}`);
+      },
+      status: (s) => void notes.push(`STATUS ${s}`),
+      watchdog: () => undefined,
+      stopping: (s) => void notes.push(`STOPPING ${s}`),
+      flush: async () => undefined,
+    };
+    const parse = (text: string, file: string): Config => {
+      if (text.includes('!')) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'bang' }]);
+      return makeConfig({ nonMasqueradeCIDRs: text.split(',').map((s) => s.trim()).filter(Boolean) });
+    };
+    let gate: Promise<void> = Promise.resolve();
+    let entered = false;
+    const done = runDaemon({
+      configPath,
+      stateDir: join(dir, 'state'),
+      client: new NftClient({ argv: ['/nonexistent/nft'] }),
+      env: {},
+      signals,
+      monitor: false,
+      log: createLogger({ journal: false, level: 'debug', write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) }),
+      notifier,
+      load: async (path): Promise<LoadedConfig> => {
+        const text = readFileSync(path, 'utf8');
+        return { config: parse(text, path), origin: 'file', text, path };
+      },
+      parse,
+      defaults: () => makeConfig(),
+      reconcile: async (config) => {
+        entered = true;
+        await gate;
+        const last = applied[applied.length - 1];
+        const changed = JSON.stringify(last) !== JSON.stringify(config.nonMasqueradeCIDRs);
+        if (changed) applied.push(config.nonMasqueradeCIDRs);
+        return { changed, cidrsAdded: [], cidrsRemoved: [], flannelDeleted: [], transactions: changed ? 1 : 0, durationMs: 1 };
+      },
+    });
+    await vi.waitFor(() => expect(notes[0]).toBe(`READY enforcing ${configPath}, generation 1`), { timeout: 5000 });
+    expect(hupListenersAtReady).toBe(1);
+    expect(applied).toEqual([['10.0.0.0/8']]);
+
+    writeFileSync(configPath, '192.0.2.0/24');
+    await vi.waitFor(() => expect(applied).toEqual([['10.0.0.0/8'], ['192.0.2.0/24']]), { timeout: 5000 });
+
+    writeFileSync(configPath, 'broken!');
+    await vi.waitFor(() => expect(notes.some((n) => n.startsWith('STATUS config invalid'))).toBe(true), { timeout: 5000 });
+    expect(JSON.parse(readFileSync(join(dir, 'state', 'last-good-config.json'), 'utf8'))).toMatchObject({ text: '192.0.2.0/24' });
+
+    const passes = () => lines.filter((l) => l.msg === 'pass started').length;
+    const before = passes();
+    signals.emit('SIGHUP');
+    await vi.waitFor(() => expect(lines.some((l) => l.msg === 'pass started' && (l.triggers as string[]).includes('sighup'))).toBe(true), { timeout: 5000 });
+    await vi.waitFor(() => expect(passes()).toBeGreaterThan(before));
+
+    // SIGTERM during a pass: the pass finishes (its apply lands), then runDaemon resolves 0.
+    let release!: () => void;
+    gate = new Promise((r) => (release = r));
+    await new Promise((r) => setTimeout(r, 50));
+    entered = false;
+    writeFileSync(configPath, '198.18.0.0/15');
+    await vi.waitFor(() => expect(entered).toBe(true), { timeout: 5000 });
+    signals.emit('SIGTERM');
+    let finished = false;
+    void done.then(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(finished).toBe(false);
+    release();
+    expect(await done).toBe(0);
+    expect(applied[applied.length - 1]).toEqual(['198.18.0.0/15']);
+    expect(notes[notes.length - 1]).toBe('STOPPING stopping (SIGTERM); rules stay in place');
+    expect(signals.listenerCount('SIGHUP')).toBe(0);
+  });
+});
