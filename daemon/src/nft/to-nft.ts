@@ -31,6 +31,14 @@ function matchExpr(family: NftTableFamily, m: Match): NftExpr {
       return { match: { op: '==', left: payloadField(family, m.kind), right: cidrElement(m.cidr) } };
     case 'daddr-in-set':
       return { match: { op: '==', left: payloadField(family, 'daddr'), right: `@${SET_NAME}` } };
+    case 'l4proto':
+      // `meta l4proto`, not `ip protocol`: the same in both families (ip6 has no protocol
+      // field, only nexthdr, which an extension header would hide). It also satisfies nft's
+      // rule that a port in a nat statement needs a transport protocol match before it.
+      return { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: [...m.protocols] } } };
+    case 'random-share':
+      // offset 0 is written out because nft lists it back that way (normalize compares both).
+      return { match: { op: '<', left: { numgen: { mode: 'random', mod: m.modulus, offset: 0 } }, right: m.below } };
   }
 }
 
@@ -40,7 +48,13 @@ export function ruleExprs(family: NftTableFamily, rule: PlanRule): NftExpr[] {
   if (rule.verdict.kind === 'return') {
     expr.push({ return: null });
   } else {
-    expr.push({ masquerade: rule.verdict.fullyRandom ? { flags: ['fully-random'] } : null });
+    const { ports, fullyRandom } = rule.verdict;
+    // nft 1.0.6 lists a single port as a number and a range as {"range": [first, last]}.
+    const port = ports === null ? null : ports.first === ports.last ? ports.first : { range: [ports.first, ports.last] };
+    const masquerade: Record<string, unknown> = {};
+    if (port !== null) masquerade.port = port;
+    if (fullyRandom) masquerade.flags = ['fully-random'];
+    expr.push({ masquerade: Object.keys(masquerade).length > 0 ? masquerade : null });
   }
   return expr;
 }

@@ -11,7 +11,8 @@
  * per CIDR, then masquerade. Every rule before masquerade is a plain return on a destination,
  * so a set lookup is semantically identical to upstream's ordered RETURN rules.
  */
-import type { Config } from '../config/schema.js';
+import type { Config, PortRange } from '../config/schema.js';
+import { formatPortRange, portRangeSize } from '../config/values.js';
 import type { Cidr, IpFamily } from '../net/cidr.js';
 
 /** Our table name in both the ip and ip6 families. */
@@ -53,11 +54,23 @@ export type Match =
   | { kind: 'daddr'; cidr: Cidr }
   | { kind: 'saddr'; cidr: Cidr }
   /** `daddr @nomasq`: the destination is in our non-masquerade set. */
-  | { kind: 'daddr-in-set' };
+  | { kind: 'daddr-in-set' }
+  /** `meta l4proto { tcp, udp, sctp }`: the protocols that have ports to choose. */
+  | { kind: 'l4proto'; protocols: readonly PortProtocol[] }
+  /**
+   * `numgen random mod <modulus> < <below>`: true for below/modulus of new flows (nat chains
+   * see only a flow's first packet, so the draw is per flow, like iptables' `statistic`).
+   */
+  | { kind: 'random-share'; modulus: number; below: number };
 
-export type Verdict = { kind: 'return' } | { kind: 'masquerade'; fullyRandom: boolean };
+/** `ports`: masquerade to this source-port range (toPorts), null = any port. */
+export type Verdict = { kind: 'return' } | { kind: 'masquerade'; fullyRandom: boolean; ports: PortRange | null };
 
-export type RuleId = 'local' | 'pod-to-pod' | 'node-pod-subnet' | 'link-local' | 'non-masquerade' | 'masquerade';
+export type RuleId = 'local' | 'pod-to-pod' | 'node-pod-subnet' | 'link-local' | 'non-masquerade' | 'masquerade-ports' | 'masquerade';
+
+/** ip-masq-agent's `--to-ports` rules cover these protocols, in this order (main.go:414-441). */
+export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+export type PortProtocol = (typeof PORT_PROTOCOLS)[number];
 
 export interface PlanRule {
   id: RuleId;
@@ -88,6 +101,7 @@ export const COMMENTS: Record<RuleId, string> = {
   'node-pod-subnet': "ip-masq: traffic to this node's pod subnet is not subject to MASQUERADE",
   'link-local': 'ip-masq: link-local is not subject to MASQUERADE',
   'non-masquerade': 'ip-masq: nonMasqueradeCIDRs are not subject to MASQUERADE',
+  'masquerade-ports': 'ip-masq: outbound TCP/UDP/SCTP is subject to MASQUERADE to toPorts',
   masquerade: 'ip-masq: outbound traffic is subject to MASQUERADE (must be last in chain)',
 };
 
@@ -124,9 +138,41 @@ function planTable(config: Config, facts: PlanFacts, ipFamily: IpFamily): PlanTa
     rules.push({ id: 'non-masquerade', comment: COMMENTS['non-masquerade'], match: [{ kind: 'daddr-in-set' }], verdict: ret });
   }
 
-  rules.push({ id: 'masquerade', comment: COMMENTS.masquerade, match: [], verdict: { kind: 'masquerade', fullyRandom: config.randomFully } });
+  rules.push(...portRules(config.toPorts, config.randomFully));
+  rules.push({ id: 'masquerade', comment: COMMENTS.masquerade, match: [], verdict: { kind: 'masquerade', fullyRandom: config.randomFully, ports: null } });
 
   return { family: ipFamily === 'ipv4' ? 'ip' : 'ip6', ipFamily, set, rules };
+}
+
+/**
+ * toPorts → one masquerade rule per range for TCP/UDP/SCTP, before the plain masquerade that
+ * then only other protocols reach. Upstream's split (main.go:414-441): range i is taken with
+ * probability size(i) / (sizes of i and every later range), the last one unconditionally, so
+ * each range gets size(i)/total of the new flows. nft has no floating probability, but
+ * `numgen random mod M < B` with M = that remaining size and B = size(i) is the same fraction
+ * exactly (upstream prints 0.469292562840114 for 28976/61744).
+ */
+function portRules(ranges: readonly PortRange[], fullyRandom: boolean): PlanRule[] {
+  const total = ranges.reduce((sum, r) => sum + portRangeSize(r), 0);
+  let remaining = total;
+  return ranges.map((ports, i) => {
+    const size = portRangeSize(ports);
+    const match: Match[] = [{ kind: 'l4proto', protocols: PORT_PROTOCOLS }];
+    if (i < ranges.length - 1) match.push({ kind: 'random-share', modulus: remaining, below: size });
+    remaining -= size;
+    const share = ranges.length === 1 ? '' : ` (${percent(size / total)} of new flows)`;
+    return {
+      id: 'masquerade-ports',
+      comment: `${COMMENTS['masquerade-ports']} ${formatPortRange(ports)}${share}`,
+      match,
+      verdict: { kind: 'masquerade', fullyRandom, ports },
+    };
+  });
+}
+
+/** "46.9%": one decimal, enough to tell ranges apart in a rule comment. */
+export function percent(fraction: number): string {
+  return `${(Math.round(fraction * 1000) / 10).toFixed(1)}%`;
 }
 
 /** The rules our tables must hold for this config and these facts. */

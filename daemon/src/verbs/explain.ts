@@ -28,15 +28,17 @@ function parseAddress(text: string, what: string) {
 export const explain: Verb = {
   name: 'explain',
   summary: 'would a packet to <dst-ip> be masqueraded? prints the deciding rule',
-  usage: `Usage: ip-masq explain <dst-ip> [--src IP] [--config PATH] [--json]
+  usage: `Usage: ip-masq explain <dst-ip> [--src IP] [--proto PROTO] [--config PATH] [--json]
 
 Evaluates ip-masq's rules for a packet leaving this node and prints "masquerade" or
 "keep source" with the rule that decides. Uses the config and flannel's subnet.env; does not
 need root. A destination that is an address of this host is always "keep source".
 
-  --src IP   the packet's source (a pod IP); needed for the pod-to-pod rule
-  --json     machine-readable output`,
-  options: { src: { type: 'string' }, json: { type: 'boolean' } },
+  --src IP        the packet's source (a pod IP); needed for the pod-to-pod rule
+  --proto PROTO  tcp, udp, sctp, icmp, … (with toPorts: which source ports it may get;
+                 default: any protocol, showing the toPorts split)
+  --json         machine-readable output`,
+  options: { src: { type: 'string' }, proto: { type: 'string' }, json: { type: 'boolean' } },
   allowPositionals: true,
   async run(ctx) {
     if (ctx.positionals.length !== 1) throw new IpMasqError('USAGE', 'expects exactly one destination address, e.g. ip-masq explain 203.0.113.7');
@@ -48,7 +50,15 @@ need root. A destination that is an address of this host is always "keep source"
     const { facts } = await flannelHooks().facts(config);
     const plan = buildPlan(config, facts);
     const dstText = formatIp(dst.family, dst.addr);
-    const result = explainPacket(plan, { family: dst.family, dst: dst.addr, src: src?.addr ?? null, dstIsLocal: localAddresses().has(dstText) });
+    const proto = typeof ctx.values.proto === 'string' ? ctx.values.proto.toLowerCase() : undefined;
+    if (proto !== undefined && !/^[a-z][a-z0-9-]*$/.test(proto)) throw new IpMasqError('USAGE', `--proto "${ctx.values.proto}" is not a protocol name such as tcp, udp, sctp or icmp`);
+    const result = explainPacket(plan, {
+      family: dst.family,
+      dst: dst.addr,
+      src: src?.addr ?? null,
+      dstIsLocal: localAddresses().has(dstText),
+      ...(proto !== undefined ? { protocol: proto } : {}),
+    });
 
     if (ctx.values.json) {
       ctx.io.stdout(`${JSON.stringify({ destination: dstText, source: src ? formatIp(src.family, src.addr) : null, ...result })}\n`);
