@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../../daemon/src/daemon/backoff.js';
-import { isFlannelMasqueradeAdd, NftMonitor, parseMonitorLine, touchesOwnTables, type MonitorEvent } from '../../daemon/src/nft/monitor.js';
+import { isFlannelMasqueradeAdd, mayConcernUs, NftMonitor, parseMonitorLine, touchesOwnTables, type MonitorEvent } from '../../daemon/src/nft/monitor.js';
 
 // Lines as nft 1.0.6 `-j monitor` printed them (captured in a network namespace).
 const LINES = {
@@ -61,6 +61,14 @@ describe('routing', () => {
   });
 });
 
+describe('mayConcernUs', () => {
+  it('lets through our tables and masquerade rules, drops everything else unparsed', () => {
+    for (const l of [LINES.addTable, LINES.delRule, LINES.addElem, LINES.delTable6, LINES.flannelXt, LINES.flannelNft, LINES.kubeMasq]) expect(mayConcernUs(l)).toBe(true);
+    expect(mayConcernUs(LINES.kubeProxy)).toBe(false);
+    expect(mayConcernUs(LINES.flannelReturn)).toBe(false);
+  });
+});
+
 describe('NftMonitor', () => {
   let monitor: NftMonitor | null = null;
   afterEach(async () => {
@@ -83,10 +91,14 @@ ${exitAfter ? 'process.exitCode = 1;' : 'setInterval(() => {}, 1000);'}`,
 
   it('runs argv + -j monitor, emits parsed events and stops the child', async () => {
     const events: MonitorEvent[] = [];
-    monitor = new NftMonitor({ argv: fakeNft([LINES.addTable, 'garbage', LINES.flannelXt], false), onEvent: (e) => events.push(e) });
+    monitor = new NftMonitor({
+      argv: fakeNft([LINES.addTable, 'garbage', LINES.kubeProxy, LINES.flannelXt, LINES.addElem], false),
+      prefilter: mayConcernUs,
+      onEvent: (e) => events.push(e),
+    });
     monitor.start();
-    await vi.waitFor(() => expect(events).toHaveLength(2), { timeout: 5000 });
-    expect(events.map((e) => e.table)).toEqual(['ip-masq', 'nat']);
+    await vi.waitFor(() => expect(events).toHaveLength(3), { timeout: 5000 });
+    expect(events.map((e) => `${e.kind} ${e.table}`)).toEqual(['table ip-masq', 'rule nat', 'element ip-masq']);
     expect(monitor.running).toBe(true);
     await monitor.stop();
     expect(monitor.running).toBe(false);

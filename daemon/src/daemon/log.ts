@@ -86,6 +86,8 @@ export class RepeatLimiter {
       return null;
     }
     const suppressed = entry?.suppressed ?? 0;
+    // Keys are messages: bounded in practice, but never let a stream of distinct ones grow it.
+    if (!entry && this.seen.size >= 1000) this.seen.clear();
     this.seen.set(key, { lastAt: t, suppressed: 0 });
     return { suppressed };
   }

@@ -8,7 +8,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { NftClient } from '../nft/client.js';
-import { isFlannelMasqueradeAdd, NftMonitor, touchesOwnTables } from '../nft/monitor.js';
+import { isFlannelMasqueradeAdd, mayConcernUs, NftMonitor, touchesOwnTables } from '../nft/monitor.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
 import { ReconcileLoop } from './loop.js';
@@ -113,6 +113,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   if (options.monitor !== false) {
     monitor = new NftMonitor({
       argv: options.client.argv,
+      prefilter: mayConcernUs,
       onEvent: (ev) => {
         if (touchesOwnTables(ev)) loop.trigger('drift');
         else if (isFlannelMasqueradeAdd(ev)) loop.trigger('flannel');

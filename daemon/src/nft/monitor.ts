@@ -50,6 +50,11 @@ export function parseMonitorLine(line: string): MonitorEvent | null {
   return ev;
 }
 
+/** Lines that can matter to the daemon: our tables, or a masquerade rule (flannel's). */
+export function mayConcernUs(line: string): boolean {
+  return line.includes('"ip-masq"') || line.includes('asquerade') || line.includes('MASQUERADE');
+}
+
 /** The tables ip-masq owns: `ip ip-masq` and `ip6 ip-masq`. */
 export function touchesOwnTables(ev: MonitorEvent, tableName = 'ip-masq'): boolean {
   return ev.table === tableName && (ev.family === 'ip' || ev.family === 'ip6');
@@ -84,6 +89,11 @@ export interface NftMonitorOptions {
   onStart?: (restarts: number) => void;
   /** The child exited or could not start; it is restarted after `retryInMs`. */
   onExit?: (reason: string, retryInMs: number) => void;
+  /**
+   * Cheap test on the raw line before it is parsed: a node with kube-proxy in nftables mode
+   * streams set-element events all day, and none of them concern us.
+   */
+  prefilter?: (line: string) => boolean;
   backoff?: Backoff;
   /** Child output that ran for at least this long counts as healthy (backoff reset). */
   healthyAfterMs?: number;
@@ -120,7 +130,9 @@ export class NftMonitor {
       if (stderr.length < 2000) stderr += d;
     });
     const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
+    const prefilter = this.options.prefilter;
     lines.on('line', (line) => {
+      if (prefilter && !prefilter(line)) return;
       const ev = parseMonitorLine(line);
       if (ev) this.options.onEvent(ev);
     });
