@@ -149,6 +149,7 @@ async function main() {
     await stopDaemon(d);
   }
   results.startToReady = stats(starts);
+  results.startToReadySamples = starts.map((x) => Math.round(x * 100) / 100);
 
   // The long-running daemon for 1–3, with its own monitor of the namespace.
   const monitor = lineChild(['ip', 'netns', 'exec', NS, 'nft', '-j', 'monitor']);
@@ -170,6 +171,7 @@ async function main() {
     await sleep(200 + Math.random() * 100);
   }
   results.reload = stats(reloads);
+  results.reloadSamples = reloads.map((x) => Math.round(x * 100) / 100);
 
   // 2. drift heal
   const heals = [];
@@ -182,6 +184,7 @@ async function main() {
     await sleep(150 + Math.random() * 100);
   }
   results.driftHeal = stats(heals);
+  results.driftHealSamples = heals.map((x) => Math.round(x * 100) / 100);
 
   // 3. RSS after ≥ 1,000 reconciles
   let passes = daemon.lines.filter((l) => l.includes('"msg":"pass done"')).length;
