@@ -136,7 +136,7 @@ describe('loadConfigTree', () => {
     const issues = await issuesOf();
     expect(issues[0]).toMatch(new RegExp(`^${main}:1:16: masqLinkLocal: expected boolean`));
     expect(issues[1]).toBe(`${join(dropDir, '10-a.yaml')}:2:5: nonMasqueradeCIDRs[0]: "10.1.2.3/8" is not aligned to its prefix; did you mean 10.0.0.0/8?`);
-    expect(issues[2]).toMatch(new RegExp(`^${join(dropDir, '20-b.json')}:1:21: resyncInterval: expected a Go duration`));
+    expect(issues[2]).toMatch(new RegExp(`^${join(dropDir, '20-b.json')}:1:20: resyncInterval: expected a Go duration`));
   });
 
   it('IPv6 prefixes in a drop-in are valid when config.yaml enables IPv6, an error (in the drop-in) when nothing does', async () => {
