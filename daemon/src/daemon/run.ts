@@ -40,6 +40,10 @@ export interface RunDaemonOptions {
   settleMs?: number;
   /** Disable the nft monitor (drift then heals at the resync only). */
   monitor?: boolean;
+  /** After every pass (metrics/instrument.ts: count it, write the textfile); must not throw. */
+  afterPass?: (log: Logger) => Promise<void>;
+  /** At shutdown, after the last pass (metrics/instrument.ts: close the listener). */
+  onStop?: () => Promise<void>;
 }
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code (0). */
@@ -69,6 +73,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       const pass = ++passes;
       log.debug({ pass, triggers }, 'pass started');
       const outcome = await controller.pass(triggers);
+      await options.afterPass?.(log);
       log.debug({ pass, generation: controller.generation, configProblem: controller.configProblem, retryInMs: outcome.retryAfterMs ?? null }, 'pass done');
       // Cheap (a stat): re-arms the watcher if its directory came or went unnoticed.
       watcher.recheck();
@@ -155,6 +160,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   if (watchdogTimer) clearInterval(watchdogTimer);
   watcher.close();
   await monitor?.stop();
+  await options.onStop?.();
   await notify.flush();
   options.signals.off('SIGHUP', onHup);
   options.signals.off('SIGTERM', onTerm);

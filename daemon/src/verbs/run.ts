@@ -6,6 +6,7 @@ import { reconcile } from '../daemon/reconcile.js';
 import { runDaemon } from '../daemon/run.js';
 import { ExitCode } from '../errors.js';
 import { FlannelReaddTracker } from '../flannel/episodes.js';
+import { instrumentDaemon } from '../metrics/instrument.js';
 import type { Verb } from './verb.js';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -16,13 +17,15 @@ export const run: Verb = {
   summary: 'the daemon: reconcile at start, on config edits, SIGHUP, drift and every resyncInterval',
   usage: `Usage: ip-masq run [--config PATH] [--state-dir DIR] [--nft PATH] [--log-level LEVEL]
 
-Runs until SIGTERM/SIGINT (the rules stay in place on exit). Reconciles at start, whenever the
-config file's directory changes, on SIGHUP, when nft reports a change to table ip/ip6 ip-masq
-or a flannel MASQUERADE rule, and every resyncInterval. An invalid config keeps the current
-rules (and the last good config, persisted in the state directory, is used at start); a
-failing nft is retried with backoff up to 30 s. Logs NDJSON to stdout, with syslog priority
-prefixes when stdout is the journal. Under systemd (Type=notify, NotifyAccess=all) it sends
-READY=1, STATUS= and WATCHDOG=1 through systemd-notify.
+Runs until SIGTERM/SIGINT (the rules stay in place on exit). Reconciles at start, whenever
+the config file's directory or its drop-in directory config.d/ changes, on SIGHUP, when nft
+reports a change to table ip/ip6 ip-masq or a flannel MASQUERADE rule, and every
+resyncInterval. An invalid config keeps the current rules (and the last good config,
+persisted in the state directory, is used at start); a failing nft is retried with backoff
+up to 30 s. Logs NDJSON to stdout, with syslog priority prefixes when stdout is the journal.
+Under systemd (Type=notify, NotifyAccess=all) it sends READY=1, STATUS= and WATCHDOG=1
+through systemd-notify. With metrics: in the config, writes ip_masq.prom after every pass
+and/or serves GET /metrics.
 
 Options:
   --state-dir DIR    where the last good config is kept (default $STATE_DIRECTORY, else /var/lib/ip-masq)
@@ -40,17 +43,25 @@ Options:
     const stateDir = ctx.values['state-dir'];
     const client = ctx.nft();
     const flannel = flannelHooks();
+    // Metrics (textfile / HTTP, when the config asks) see every load, reconcile and re-add.
+    const instrumented = instrumentDaemon({
+      load: loadConfigTree,
+      reconcile: (config) => reconcile({ client, flannel }, config),
+      flannelReadds: new FlannelReaddTracker(),
+    });
     return runDaemon({
       configPath: ctx.configPath,
       ...(typeof stateDir === 'string' ? { stateDir } : {}),
       client,
       env: { ...ctx.io.env },
       signals: ctx.io.signals ?? process,
-      load: loadConfigTree,
+      load: instrumented.load,
       parse: parseConfigSnapshot,
       defaults: defaultConfig,
-      reconcile: (config) => reconcile({ client, flannel }, config),
-      flannelReadds: new FlannelReaddTracker(),
+      reconcile: instrumented.reconcile,
+      flannelReadds: instrumented.flannelReadds,
+      afterPass: instrumented.afterPass,
+      onStop: instrumented.stop,
       logLevel: (level as LogLevel | undefined) ?? 'info',
     });
   },
