@@ -193,7 +193,8 @@ class Publisher {
     try {
       this.server = await this.start(want.host, want.port, this.render);
       this.problem('listener', null, log, { listen: key });
-      log.info({ listen: key }, `serving metrics on http://${key}/metrics`);
+      const bound = formatListen(this.server.address);
+      log.info({ listen: bound }, `serving metrics on http://${bound}/metrics`);
       if (!want.loopback) {
         log.warn({ listen: key }, `metrics.listen ${key} is not a loopback address: /metrics is reachable from other hosts, without authentication`);
       }
