@@ -7,7 +7,12 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { REPO } from './common.mjs';
 
+/**
+ * Bundles and imports the daemon's sources. BENCH_DAEMON_ROOT=DIR measures another checkout (a
+ * directory holding daemon/src, e.g. a copy with a proposed fix) against the same harness.
+ */
 export async function loadDaemonSources(outDir = join(REPO, 'bench/out')) {
+  const root = process.env.BENCH_DAEMON_ROOT || REPO;
   mkdirSync(outDir, { recursive: true });
   const outfile = join(outDir, `daemon-src-${process.pid}.mjs`);
   await build({
@@ -18,7 +23,7 @@ export async function loadDaemonSources(outDir = join(REPO, 'bench/out')) {
         "export { NftClient } from './daemon/src/nft/client.ts';",
         "export { parseConfigText } from './daemon/src/config/parse.ts';",
       ].join('\n'),
-      resolveDir: REPO,
+      resolveDir: root,
       loader: 'ts',
     },
     bundle: true,
