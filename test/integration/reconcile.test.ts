@@ -111,3 +111,34 @@ describe('reconcile (real nft)', () => {
     expect(tables.trim()).toBe('table ip someone-else');
   });
 });
+
+describe('reconcile with a memo (the daemon)', () => {
+  it('skips the read before a write when the plan changed, still reads (drift check) when it did not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipmasq-count-'));
+    const log = join(dir, 'calls');
+    // Records every nft invocation's arguments, then runs the real nft in the namespace.
+    const counting = join(dir, 'nft');
+    writeFileSync(counting, `#!/bin/sh\necho "$*" >> ${log}\nexec ${ns.nftArgv().join(' ')} "$@"\n`);
+    chmodSync(counting, 0o755);
+    const calls = async (): Promise<string[]> => (await import('node:fs')).readFileSync(log, 'utf8').trim().split('\n');
+    const counted = new NftClient({ argv: [counting] });
+    const memo = {};
+    await cleanup(client);
+
+    await reconcile({ client: counted, memo }, makeConfig({ nonMasqueradeCIDRs: ['10.0.0.0/8'] }));
+    const first = await calls();
+    expect(first.filter((c) => c.startsWith('-j list table'))).toHaveLength(4); // before + after, ip and ip6
+
+    writeFileSync(log, '');
+    const changed = await reconcile({ client: counted, memo }, makeConfig({ nonMasqueradeCIDRs: ['10.0.0.0/8', '198.51.100.0/24'] }));
+    expect(changed).toMatchObject({ changed: true, cidrsAdded: ['198.51.100.0/24'], cidrsRemoved: [] });
+    expect((await calls()).filter((c) => c.startsWith('-j list table'))).toHaveLength(2); // only the verify
+
+    // Same plan: the read is the drift check, and it finds the flushed chain.
+    await ns.mustExec(['nft', 'flush', 'chain', 'ip', 'ip-masq', 'postrouting']);
+    writeFileSync(log, '');
+    const healed = await reconcile({ client: counted, memo }, makeConfig({ nonMasqueradeCIDRs: ['10.0.0.0/8', '198.51.100.0/24'] }));
+    expect(healed.reason).toMatch(/has 0 rules/);
+    expect((await calls()).filter((c) => c.startsWith('-j list table'))).toHaveLength(4);
+  });
+});

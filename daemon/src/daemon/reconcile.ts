@@ -33,9 +33,20 @@ export interface FlannelHooks {
   remove(client: NftClient, config: Config, raw: unknown): Promise<{ deleted: DeletedForeignRule[]; problems: string[] }>;
 }
 
+/**
+ * What a long-running caller (the daemon) keeps between passes: our tables as last verified in
+ * the kernel. With it, a pass whose plan changed skips the read before the write — a write is
+ * needed whatever the kernel holds, and on a 100,000-element set the read costs as much as the
+ * write. A pass whose plan did not change still reads, since that read is the drift check.
+ */
+export interface ReconcileMemo {
+  verified?: Record<NftTableFamily, TableState | null>;
+}
+
 export interface ReconcileDeps {
   client: NftClient;
   flannel?: FlannelHooks;
+  memo?: ReconcileMemo;
 }
 
 export interface ReconcileResult {
@@ -91,21 +102,27 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
   }
 
   const plan = buildPlan(config, facts);
-  const before = await readLiveTables(deps.client);
+  const memo = deps.memo;
+  const remembered = memo?.verified;
+  // Forget first: if anything below fails, the next pass must look at the kernel again.
+  if (memo) delete memo.verified;
+  const before = remembered && planDifference(plan, remembered) !== null ? remembered : await readLiveTables(deps.client);
   const reason = planDifference(plan, before);
   let transactions = 0;
   let diff = { added: [] as string[], removed: [] as string[] };
+  let verified = before;
 
   if (reason !== null) {
     diff = setDiff(plan, before);
     await deps.client.applyBatch(planToBatch(plan));
     transactions++;
-    const after = await readLiveTables(deps.client);
-    const mismatch = planDifference(plan, after);
+    verified = await readLiveTables(deps.client);
+    const mismatch = planDifference(plan, verified);
     if (mismatch !== null) {
       throw new IpMasqError('VERIFY_FAILED', `nft accepted the ruleset but the kernel holds something else: ${mismatch}`);
     }
   }
+  if (memo) memo.verified = verified;
 
   let flannelDeleted: DeletedForeignRule[] = [];
   if (deps.flannel && config.flannel.removeMasquerade) {

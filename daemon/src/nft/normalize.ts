@@ -24,7 +24,7 @@ export interface TableState {
   family: NftTableFamily;
   /** Canonical JSON of the base chain's type/hook/prio/policy; null if the chain is missing. */
   chain: string | null;
-  /** Canonical set elements ("10.0.0.0/8"), sorted; null if the set is missing. */
+  /** Canonical set elements ("10.0.0.0/8"), in listing order; null if the set is missing. */
   set: string[] | null;
   setType: string | null;
   rules: RuleState[];
@@ -32,25 +32,20 @@ export interface TableState {
   foreign: string[];
 }
 
+/**
+ * IPv6 text has many spellings; nft and formatIp both print IPv4 canonically, so IPv4 skips the
+ * parse (it dominates the cost of comparing a 100,000-element set).
+ */
 function canonicalAddress(text: string): string {
+  if (!text.includes(':')) return text;
   const ip = parseIp(text);
   return ip ? formatIp(ip.family, ip.addr) : text;
 }
 
 function elementKey(e: NftSetElement): string {
-  if (typeof e === 'string') {
-    const ip = parseIp(e);
-    return ip ? `${formatIp(ip.family, ip.addr)}/${ip.family === 'ipv4' ? 32 : 128}` : e;
-  }
+  if (typeof e === 'string') return `${canonicalAddress(e)}/${e.includes(':') ? 128 : 32}`;
   if ('prefix' in e) return `${canonicalAddress(e.prefix.addr)}/${e.prefix.len}`;
   return `${canonicalAddress(e.range[0])}-${canonicalAddress(e.range[1])}`;
-}
-
-function compareElementKeys(a: string, b: string): number {
-  const pa = parseIp(a.split(/[/-]/)[0] ?? '');
-  const pb = parseIp(b.split(/[/-]/)[0] ?? '');
-  if (pa && pb && pa.family === pb.family) return pa.addr < pb.addr ? -1 : pa.addr > pb.addr ? 1 : a < b ? -1 : a > b ? 1 : 0;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Deep-normalizes one JSON value of an nft expression (see the module comment). */
@@ -96,7 +91,7 @@ export function expectedState(t: PlanTable): TableState {
   return {
     family: t.family,
     chain: chainKey({ type: 'nat', hook: 'postrouting', prio: CHAIN_PRIORITY, policy: 'accept' }),
-    set: t.set.map((c) => elementKey(cidrElement(c))).sort(compareElementKeys),
+    set: t.set.map((c) => elementKey(cidrElement(c))),
     setType: t.ipFamily === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr',
     rules: tableRules(t).map((r) => ({ comment: r.comment ?? '', expr: exprKey(r.expr), packets: 0, bytes: 0 })),
     foreign: [],
@@ -115,7 +110,7 @@ export function liveState(listing: NftListing | null, family: NftTableFamily): T
     } else if ('set' in obj) {
       const s: NftSet = obj.set;
       if (s.name === SET_NAME) {
-        state.set = (s.elem ?? []).map(elementKey).sort(compareElementKeys);
+        state.set = (s.elem ?? []).map(elementKey);
         state.setType = s.type;
       } else state.foreign.push(`set ${s.name}`);
     } else if ('rule' in obj) {
@@ -142,8 +137,10 @@ export function tableDifference(expected: TableState | null, live: TableState | 
   if (live.set === null) return `${name}: set ${SET_NAME} is missing`;
   if (live.setType !== expected.setType) return `${name}: set ${SET_NAME} has type ${live.setType}`;
   const exp = expected.set ?? [];
-  if (live.set.length !== exp.length || live.set.some((e, i) => e !== exp[i])) {
-    return `${name}: set ${SET_NAME} holds ${live.set.length} elements, expected ${exp.length}${firstSetDifference(exp, live.set)}`;
+  // Compared as sets: the kernel decides the listing order, and elements are distinct.
+  const mismatch = firstSetDifference(exp, live.set);
+  if (live.set.length !== exp.length || mismatch !== '') {
+    return `${name}: set ${SET_NAME} holds ${live.set.length} elements, expected ${exp.length}${mismatch}`;
   }
   if (live.rules.length !== expected.rules.length) return `${name}: chain ${CHAIN_NAME} has ${live.rules.length} rules, expected ${expected.rules.length}`;
   for (let i = 0; i < expected.rules.length; i++) {

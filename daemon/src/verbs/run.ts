@@ -2,7 +2,7 @@
 import { loadConfigTree, parseConfigSnapshot } from '../config/dropins.js';
 import { defaultConfig } from '../config/parse.js';
 import { flannelHooks } from '../daemon/flannel-hooks.js';
-import { reconcile } from '../daemon/reconcile.js';
+import { reconcile, type ReconcileMemo } from '../daemon/reconcile.js';
 import { runDaemon } from '../daemon/run.js';
 import { ExitCode } from '../errors.js';
 import { FlannelReaddTracker } from '../flannel/episodes.js';
@@ -43,10 +43,12 @@ Options:
     const stateDir = ctx.values['state-dir'];
     const client = ctx.nft();
     const flannel = flannelHooks();
+    // Our tables as last verified, so a config change skips the read before its write.
+    const memo: ReconcileMemo = {};
     // Metrics (textfile / HTTP, when the config asks) see every load, reconcile and re-add.
     const instrumented = instrumentDaemon({
       load: loadConfigTree,
-      reconcile: (config) => reconcile({ client, flannel }, config),
+      reconcile: (config) => reconcile({ client, flannel, memo }, config),
       flannelReadds: new FlannelReaddTracker(),
     });
     return runDaemon({
