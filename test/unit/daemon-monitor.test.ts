@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -119,6 +119,26 @@ ${exitAfter ? 'process.exitCode = 1;' : 'setInterval(() => {}, 1000);'}`,
     expect(starts.slice(0, 4)).toEqual([0, 1, 2, 3]);
     expect(exits.slice(0, 3).map(([, ms]) => ms)).toEqual([10, 20, 40]);
     expect(exits[0]![0]).toBe('nft monitor exited (code 1)');
+  });
+
+  it('stop() returns even when a forking wrapper leaves nft holding the pipe', async () => {
+    const [node, script] = fakeNft([LINES.addTable], false);
+    const dir = mkdtempSync(join(tmpdir(), 'ipm-mon-'));
+    const pidFile = join(dir, 'pid');
+    const wrapper = join(dir, 'nft-wrapper.sh');
+    // Not `exec`: the shell stays the parent and dies on SIGTERM, its child keeps running.
+    writeFileSync(wrapper, `#!/bin/sh\n${node} ${script} "$@" &\necho $! > ${pidFile}\nwait\n`);
+    const events: MonitorEvent[] = [];
+    monitor = new NftMonitor({ argv: ['/bin/sh', wrapper], onEvent: (e) => events.push(e) });
+    monitor.start();
+    await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5000 });
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    try {
+      await monitor.stop();
+      expect(monitor.running).toBe(false);
+    } finally {
+      process.kill(grandchild, 'SIGKILL');
+    }
   });
 
   it('reports an nft that cannot be started and keeps retrying', async () => {

@@ -123,9 +123,7 @@ export class NftMonitor {
     const child = spawn(cmd, [...prefix, '-j', 'monitor'], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let spawnError: Error | null = null;
-    child.on('error', (e) => {
-      spawnError = e;
-    });
+    let gone = false;
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 2000) stderr += d;
     });
@@ -137,22 +135,54 @@ export class NftMonitor {
       if (ev) this.options.onEvent(ev);
     });
     child.once('spawn', () => this.options.onStart?.(this.restarts));
-    child.once('close', (code, signal) => {
+    // 'exit', not 'close': when argv is a wrapper that forks nft instead of exec'ing it, the
+    // orphaned nft keeps the pipe open and 'close' would never come.
+    const onGone = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (gone) return;
+      gone = true;
       this.child = null;
-      lines.close();
-      if (this.stopped) return;
-      if (Date.now() - startedAt >= (this.options.healthyAfterMs ?? 10_000)) this.backoff.reset();
-      const delay = this.backoff.next();
-      const why = spawnError
-        ? `cannot run ${cmd}: ${spawnError.message}`
-        : `nft monitor exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`;
-      this.options.onExit?.(why, delay);
-      this.restartTimer = setTimeout(() => {
-        this.restartTimer = null;
-        this.restarts++;
-        this.start();
-      }, delay);
+      // Give the pipes a moment to deliver nft's last words (its error message), then let go.
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(grace);
+        lines.close();
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        this.scheduleRestart(cmd, startedAt, spawnError, code, signal, stderr);
+      };
+      const grace = setTimeout(finish, 100);
+      child.once('close', finish);
+    };
+    child.once('exit', onGone);
+    // A child that could not be spawned (ENOENT, EACCES) may never emit 'exit'.
+    child.on('error', (e) => {
+      spawnError = e;
+      if (child.pid === undefined) onGone(null, null);
     });
+  }
+
+  private scheduleRestart(
+    cmd: string,
+    startedAt: number,
+    spawnError: Error | null,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    stderr: string,
+  ): void {
+    if (this.stopped) return;
+    if (Date.now() - startedAt >= (this.options.healthyAfterMs ?? 10_000)) this.backoff.reset();
+    const delay = this.backoff.next();
+    const why = spawnError
+      ? `cannot run ${cmd}: ${spawnError.message}`
+      : `nft monitor exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`;
+    this.options.onExit?.(why, delay);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.restarts++;
+      this.start();
+    }, delay);
   }
 
   /** Kills the child and stops restarting it; resolves once it has exited. */
@@ -162,8 +192,13 @@ export class NftMonitor {
     this.restartTimer = null;
     const child = this.child;
     if (!child) return;
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     await new Promise<void>((resolve) => {
-      child.once('close', () => resolve());
+      const escalate = setTimeout(() => child.kill('SIGKILL'), 2000);
+      child.once('exit', () => {
+        clearTimeout(escalate);
+        resolve();
+      });
       child.kill('SIGTERM');
     });
   }
