@@ -1,4 +1,5 @@
 /** Builds Config values for tests of the pure core without going through YAML. */
+import { defaultConfig } from '../../daemon/src/config/parse.js';
 import type { Config } from '../../daemon/src/config/schema.js';
 import { collapseCidrs, parseCidr, type Cidr } from '../../daemon/src/net/cidr.js';
 
@@ -8,22 +9,9 @@ export function cidr(text: string): Cidr {
   return r.cidr;
 }
 
+/** ip-masq-agent's defaults (the loader's own), with `overrides`; `collapsed` follows the list. */
 export function makeConfig(overrides: Partial<Omit<Config, 'collapsed'>> = {}): Config {
-  const nonMasqueradeCIDRs = overrides.nonMasqueradeCIDRs ?? ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
-  return {
-    masqLinkLocal: false,
-    masqLinkLocalIPv6: false,
-    resyncInterval: '60s',
-    resyncIntervalMs: 60_000,
-    cidrLimit: null,
-    nomasqAllReservedRanges: false,
-    enableIPv6: false,
-    randomFully: true,
-    flannel: { removeMasquerade: true, subnetEnv: '/run/flannel/subnet.env', removeLegacy: false, clusterCIDR: [], nodeSubnet: [] },
-    toPorts: [],
-    metrics: { textfileDir: null, listen: null },
-    ...overrides,
-    nonMasqueradeCIDRs,
-    collapsed: collapseCidrs(nonMasqueradeCIDRs.map(cidr)),
-  };
+  const base = defaultConfig();
+  const nonMasqueradeCIDRs = overrides.nonMasqueradeCIDRs ?? base.nonMasqueradeCIDRs;
+  return { ...base, ...overrides, nonMasqueradeCIDRs, collapsed: collapseCidrs(nonMasqueradeCIDRs.map(cidr)) };
 }
