@@ -134,6 +134,36 @@ describe('DaemonController', () => {
     expect(f.saves).toBe(2);
   });
 
+  it('a file event with unchanged content costs no reconcile; any other trigger still reconciles', async () => {
+    const f = new Fixture();
+    f.files.set(f.path, 'cidrs: 10.0.0.0/8');
+    await f.controller.pass(['start']);
+    expect(f.reconciles).toHaveLength(1);
+    await f.controller.pass(['file']);
+    await f.controller.pass(['file', 'file']);
+    expect(f.reconciles).toHaveLength(1);
+    f.live = null;
+    await f.controller.pass(['file', 'drift']);
+    expect(f.reconciles).toHaveLength(2);
+    expect(f.live).toEqual(['10.0.0.0/8']);
+    await f.controller.pass(['sighup']);
+    expect(f.reconciles).toHaveLength(3);
+    // After a failed reconcile, an edit (even to the same bytes) is an attempt.
+    f.nftFailure = new Error('nft: kernel says no');
+    await f.controller.pass(['resync']);
+    f.nftFailure = null;
+    await f.controller.pass(['file']);
+    expect(f.reconciles).toHaveLength(5);
+    // Broken, then back to the very same bytes: no reconcile needed, but STATUS recovers.
+    f.files.set(f.path, 'BAD');
+    await f.controller.pass(['file']);
+    expect(f.controller.status).toContain('config invalid');
+    f.files.set(f.path, 'cidrs: 10.0.0.0/8');
+    await f.controller.pass(['file']);
+    expect(f.reconciles).toHaveLength(6);
+    expect(f.controller.status).toBe(`enforcing ${f.path}, generation 2`);
+  });
+
   it('keeps enforcing the last good config while the file is invalid, logs each issue with file:line:col, and applies once valid', async () => {
     const f = new Fixture();
     f.files.set(f.path, 'cidrs: 10.0.0.0/8');

@@ -137,6 +137,13 @@ export class DaemonController {
     if (target.kind === 'recheck' && !this.enforced) return { retryAfterMs: target.afterMs };
 
     const enforced = target.kind === 'apply' ? target.enforced : this.enforced!;
+    if (target.kind === 'apply' && this.unchangedFileEvent(triggers, target.enforced)) {
+      // An editor's swap or temp file, a touch, a rewrite with the same bytes: the kernel has
+      // nothing to learn from it (drift has its own triggers), and skipping the nft round trip
+      // keeps the loop free for the edit that follows (e.g. the rename after a temp write).
+      this.setStatus(this.describe(), true);
+      return {};
+    }
     let result: ReconcileSummary;
     try {
       result = await this.deps.reconcile(enforced.config);
@@ -182,6 +189,18 @@ export class DaemonController {
     this.setStatus(this.describe(), true);
     if (target.kind === 'recheck') return { retryAfterMs: target.afterMs };
     return slowDown;
+  }
+
+  private unchangedFileEvent(triggers: Trigger[], candidate: Enforced): boolean {
+    const e = this.enforced;
+    return (
+      triggers.every((t) => t === 'file') &&
+      e !== null &&
+      this.nftProblem === null &&
+      e.origin === candidate.origin &&
+      e.source === candidate.source &&
+      e.text === candidate.text
+    );
   }
 
   /** Decides what to enforce this pass. */
