@@ -82,11 +82,18 @@ describe('toPorts (real nft, real packets)', () => {
   });
 
   it('reads back single ports and ranges without fully-random as unchanged', async () => {
-    for (const text of ['toPorts: "30000"\nrandomFully: false\n', 'toPorts: "1024-29999,32768-65535"\n', 'toPorts: "30000-30009,30005-30019,31000"\nrandomFully: false\n']) {
+    for (const text of [
+      'toPorts: "30000"\nrandomFully: false\n',
+      'toPorts: "1024-29999,32768-65535"\n',
+      'toPorts: "30000-30009,30005-30019,31000"\nrandomFully: false\n',
+      // The ip6 table gets the same rules (meta l4proto works in both families).
+      'toPorts: "1024-29999,32768-65535"\nenableIPv6: true\nnonMasqueradeCIDRs: [10.0.0.0/8, fd00::/8]\n',
+    ]) {
       const config = configFor(text);
       await reconcile({ client }, config);
       expect((await reconcile({ client }, config)).changed).toBe(false);
     }
+    expect(await node.mustExec(['nft', 'list', 'chain', 'ip6', 'ip-masq', 'postrouting'])).toMatch(/numgen random mod 61744 < 28976 counter packets \d+ bytes \d+ masquerade to :1024-29999 fully-random/);
   });
 
   it('UDP flows leave from the node address with a source port in one of the ranges, both ranges used', async () => {
