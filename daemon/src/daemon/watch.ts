@@ -3,11 +3,12 @@
  * replace the file by rename (a watch on the file follows the old inode and goes deaf), and
  * Kubernetes-style mounts swap a `..data` symlink next to it.
  *
- * Plain inotify (fs.watch on the directory) rather than chokidar. Measured with chokidar 4.0.3:
- * a watched directory that is missing at start, or deleted and re-created, never produces
- * another event; a symlink loop or a dangling symlink in place of the file produces none, and
- * afterwards a valid file renamed over it went unreported. fs.watch on a directory reports every
- * entry created, deleted, renamed or written, immediately, without stat-ing or following links.
+ * Plain inotify (fs.watch on the directory) rather than chokidar (see docs/ARCHITECTURE.md).
+ * Measured with chokidar 4.0.3: a watched directory that is deleted and re-created never
+ * produces another event; a symlink loop or a dangling symlink in place of the file produces
+ * none; a write whose mtime equals the previous one is not reported. fs.watch on a directory
+ * reports every entry created, deleted, renamed or written, immediately, without stat-ing or
+ * following links.
  *
  * Two modes:
  *   - the directory exists: fs.watch on it; any event means "look again";
