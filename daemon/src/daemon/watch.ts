@@ -5,8 +5,8 @@
  *
  * Plain inotify (fs.watch on the directory) rather than chokidar (see docs/ARCHITECTURE.md).
  * Measured with chokidar 4.0.3: a watched directory that is deleted and re-created never
- * produces another event; a symlink loop or a dangling symlink in place of the file produces
- * none; a write whose mtime equals the previous one is not reported. fs.watch on a directory
+ * produces another event; a symlink loop in place of the file is a watcher error (ELOOP) and a
+ * dangling symlink produces nothing, rather than an entry event. fs.watch on a directory
  * reports every entry created, deleted, renamed or written, immediately, without stat-ing or
  * following links.
  *
