@@ -12,7 +12,7 @@
  * every foreign rule but flannel's MASQUERADE is still there. Then flanneld's re-add (iptables-
  * restore) makes the VPC see the node again, and one more removal pass fixes it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -267,6 +267,18 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
       expect(await seen(n, ADDR.out4)).toBe(ADDR.node4);
       expect(await seen(n, ADDR.rpod4)).toBe(ADDR.pod4);
     }
+    // `ip-masq status` counts the re-adds (the daemon keeps them in its state directory).
+    // The last round's counters may be written a moment after the rules are gone: poll.
+    // 3 rounds × 2 MASQUERADE rules × 2 families; the IPv4 and IPv6 restores of one round may
+    // land in one removal pass or two, so count rules, not passes.
+    let daemonStatus: { flannel: { readds: number; readdRules: number; episodes: number; leftoverRules: number } } | null = null;
+    for (let i = 0; i < 100 && (daemonStatus?.flannel.readdRules ?? 0) < 12; i++) {
+      const st = spawnSync('ip', ['netns', 'exec', n.node.name, process.execPath, BUNDLE, 'status', '--json', '--config', n.config, '--state-dir', join(n.dir, 'state')], { encoding: 'utf8' });
+      daemonStatus = st.stdout ? (JSON.parse(st.stdout) as { daemon: typeof daemonStatus }).daemon : null;
+      if ((daemonStatus?.flannel.readdRules ?? 0) < 12) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(daemonStatus?.flannel).toMatchObject({ readdRules: 12, episodes: 1, leftoverRules: 4 });
+    expect(daemonStatus?.flannel.readds).toBeGreaterThanOrEqual(3);
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
     const warnings = log.split('\n').filter((l) => l.includes('flannel re-added'));

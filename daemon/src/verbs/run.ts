@@ -4,6 +4,8 @@ import { defaultConfig } from '../config/parse.js';
 import { flannelHooks } from '../daemon/flannel-hooks.js';
 import { reconcile, type ReconcileMemo } from '../daemon/reconcile.js';
 import { runDaemon } from '../daemon/run.js';
+import { runtimeStatusWriter } from '../daemon/runtime-status.js';
+import { resolveStateDir } from '../daemon/state.js';
 import { ExitCode } from '../errors.js';
 import { FlannelReaddTracker } from '../flannel/episodes.js';
 import { instrumentDaemon } from '../metrics/instrument.js';
@@ -46,11 +48,14 @@ Options:
     // Our tables as last verified, so a config change skips the read before its write.
     const memo: ReconcileMemo = {};
     // Metrics (textfile / HTTP, when the config asks) see every load, reconcile and re-add.
+    const readds = new FlannelReaddTracker();
     const instrumented = instrumentDaemon({
       load: loadConfigTree,
       reconcile: (config) => reconcile({ client, flannel, memo }, config),
-      flannelReadds: new FlannelReaddTracker(),
+      flannelReadds: readds,
     });
+    // `ip-masq status` reads the re-add counters from the state directory.
+    const writeStatus = runtimeStatusWriter(resolveStateDir(typeof stateDir === 'string' ? stateDir : undefined, ctx.io.env), () => readds.snapshot(Date.now()));
     return runDaemon({
       configPath: ctx.configPath,
       ...(typeof stateDir === 'string' ? { stateDir } : {}),
@@ -62,7 +67,10 @@ Options:
       defaults: defaultConfig,
       reconcile: instrumented.reconcile,
       flannelReadds: instrumented.flannelReadds,
-      afterPass: instrumented.afterPass,
+      afterPass: async (log) => {
+        await instrumented.afterPass(log);
+        await writeStatus().catch((e: unknown) => log.warn({ error: (e as Error).message }, 'cannot write status.json to the state directory'));
+      },
       onStop: instrumented.stop,
       logLevel: (level as LogLevel | undefined) ?? 'info',
     });

@@ -1,6 +1,8 @@
 import { ExitCode } from '../errors.js';
 import { expectedState, tableDifference } from '../nft/normalize.js';
 import { readLiveTables } from '../daemon/reconcile.js';
+import { readRuntimeStatus } from '../daemon/runtime-status.js';
+import { resolveStateDir } from '../daemon/state.js';
 import { flannelHooks } from '../daemon/flannel-hooks.js';
 import { buildPlan, type NftTableFamily } from '../plan/plan.js';
 import { ruleText } from '../plan/explain.js';
@@ -19,13 +21,15 @@ interface TableStatus {
 export const status: Verb = {
   name: 'status',
   summary: 'is our table there and does it match the config? per-rule packet counters',
-  usage: `Usage: ip-masq status [--config PATH] [--nft PATH] [--json]
+  usage: `Usage: ip-masq status [--config PATH] [--nft PATH] [--state-dir DIR] [--json]
 
 Compares the live tables with what the config asks for and prints each rule with its
-counters. Exits 0 when everything matches, 1 otherwise.
+counters, and how often the daemon had to delete re-added flannel MASQUERADE rules (from its
+state directory). Exits 0 when everything matches, 1 otherwise.
 
-  --json   machine-readable output`,
-  options: { json: { type: 'boolean' } },
+  --state-dir DIR  the daemon's state directory (default $STATE_DIRECTORY, else /var/lib/ip-masq)
+  --json           machine-readable output`,
+  options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
   async run(ctx) {
     const { config } = await loadConfig(ctx);
     const { facts } = await flannelHooks().facts(config);
@@ -48,8 +52,10 @@ counters. Exits 0 when everything matches, 1 otherwise.
       };
     });
     const ok = tables.every((t) => t.matches);
+    const stateDir = ctx.values['state-dir'];
+    const daemon = await readRuntimeStatus(resolveStateDir(typeof stateDir === 'string' ? stateDir : undefined, ctx.io.env));
     if (ctx.values.json) {
-      ctx.io.stdout(`${JSON.stringify({ matches: ok, config: ctx.configPath, tables }, null, 2)}\n`);
+      ctx.io.stdout(`${JSON.stringify({ matches: ok, config: ctx.configPath, tables, daemon }, null, 2)}\n`);
       return ok ? ExitCode.OK : ExitCode.FAILURE;
     }
     for (const t of tables) {
@@ -61,6 +67,12 @@ counters. Exits 0 when everything matches, 1 otherwise.
         const counters = `${String(r.packets).padStart(10)} pkts ${String(r.bytes).padStart(12)} bytes`;
         ctx.io.stdout(`  ${String(r.position).padStart(2)} ${counters}  ${(r.rule ?? '?').padEnd(width)}  # ${r.comment}\n`);
       }
+    }
+    if (daemon) {
+      const f = daemon.flannel;
+      const last = f.lastReaddAt === null ? '' : `, last at ${new Date(f.lastReaddAt).toISOString()}`;
+      const active = f.episodeActive ? ' — flanneld is re-adding them right now: run it without --ip-masq' : '';
+      ctx.io.stdout(`flannel: ${f.leftoverRules} leftover MASQUERADE rule(s) deleted at start; re-added ${f.readds} time(s) (${f.readdRules} rules) in ${f.episodes} episode(s)${last}${active}\n`);
     }
     if (!ok) ctx.io.stdout('run "ip-masq apply" (or start the ip-masq service) to converge\n');
     return ok ? ExitCode.OK : ExitCode.FAILURE;

@@ -1,0 +1,45 @@
+/**
+ * What the running daemon knows that `ip-masq status` (a separate process) cannot read from
+ * the kernel: how often flannel re-added its MASQUERADE rules. Written to the state directory
+ * atomically (temp file + rename) when it changes, read by `status`.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ReaddSnapshot } from '../flannel/episodes.js';
+
+export const RUNTIME_STATUS_FILE = 'status.json';
+
+export interface RuntimeStatus {
+  pid: number;
+  /** ISO time of the last change of these counters. */
+  updatedAt: string;
+  flannel: ReaddSnapshot;
+}
+
+export async function writeRuntimeStatus(dir: string, status: RuntimeStatus): Promise<void> {
+  const path = join(dir, RUNTIME_STATUS_FILE);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(status)}\n`, { mode: 0o644 });
+  await rename(tmp, path);
+}
+
+/** The daemon's last written status, or null when there is none (daemon never ran, or not readable). */
+export async function readRuntimeStatus(dir: string): Promise<RuntimeStatus | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, RUNTIME_STATUS_FILE), 'utf8')) as RuntimeStatus;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the snapshot only when it differs from the last one written (a pass is usually a no-op). */
+export function runtimeStatusWriter(dir: string, snapshot: () => ReaddSnapshot): () => Promise<void> {
+  let last = '';
+  return async () => {
+    const flannel = snapshot();
+    const key = JSON.stringify(flannel);
+    if (key === last) return;
+    await writeRuntimeStatus(dir, { pid: process.pid, updatedAt: new Date().toISOString(), flannel });
+    last = key;
+  };
+}
