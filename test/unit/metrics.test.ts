@@ -3,7 +3,7 @@
  * per-pass result rules, drift and flannel-episode counting through the wrappers, the atomic
  * textfile, the HTTP listener on loopback, and `metrics.listen` parsing.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { DaemonMetrics, nftErrorKind } from '../../daemon/src/metrics/recorder.j
 import { startMetricsServer } from '../../daemon/src/metrics/server.js';
 import { writeTextfile } from '../../daemon/src/metrics/textfile.js';
 import { buildPlan } from '../../daemon/src/plan/plan.js';
+import { cli } from '../helpers/cli.js';
 import { makeConfig } from '../helpers/config.js';
 import { parseExposition } from '../helpers/prom.js';
 
@@ -257,6 +258,17 @@ describe('metrics.listen', () => {
     const r = parseMetricsListen(text);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(reason);
+  });
+
+  it('check accepts a non-loopback address and warns about it', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'config.yaml');
+    writeFileSync(path, 'metrics:\n  listen: "0.0.0.0:9817"\n');
+    const r = await cli('check', '--config', path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('warning: metrics.listen 0.0.0.0:9817 is not a loopback address');
+    writeFileSync(path, 'metrics:\n  listen: "127.0.0.1:9817"\n');
+    expect((await cli('check', '--config', path)).stdout).not.toContain('warning');
   });
 
   it('config errors point at the value; a number is accepted as a port', () => {

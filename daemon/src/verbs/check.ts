@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { configToJson } from '../config/parse.js';
+import { configToJson, formatListen } from '../config/parse.js';
 import { ExitCode } from '../errors.js';
 import { loadConfig, plural } from './common.js';
 import type { Verb } from './verb.js';
@@ -48,6 +48,10 @@ effective config with defaults filled in, and which file each CIDR and setting c
       `ok: ${origin}: ${plural(config.nonMasqueradeCIDRs.length, 'nonMasqueradeCIDR')} → ${plural(config.collapsed.ipv4.length, 'IPv4 prefix').replace('prefixs', 'prefixes')}${v6} after collapsing\n`,
     );
     for (const i of loaded.ignored) ctx.io.stdout(`  skipped ${i.path}: ${i.reason}\n`);
+    const listen = config.metrics.listen;
+    if (listen && !listen.loopback) {
+      ctx.io.stdout(`  warning: metrics.listen ${formatListen(listen)} is not a loopback address: /metrics is reachable from other hosts, without authentication\n`);
+    }
     if (dropIns.length > 0 && loaded.cidrSources().every((s) => s.file === null)) {
       ctx.io.stdout('  nonMasqueradeCIDRs: the default list (no file sets it)\n');
     }
