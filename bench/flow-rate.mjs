@@ -116,26 +116,30 @@ async function main() {
       return r;
     };
 
+    // Rounds: every round measures the references and every N, ours and the baseline back to
+    // back, so load that varies over minutes (a shared VM) spreads over all N alike.
+    const confs = new Map();
+    for (const n of N_LIST) {
+      const conf = join(work, `config-${n}.yaml`);
+      writeFileSync(conf, `nonMasqueradeCIDRs:\n${cidrList(n).map((c) => `  - ${c}\n`).join('')}`);
+      confs.set(n, conf);
+      results.perN[n] = { ours: [], baseline: [] };
+    }
     for (let rep = 0; rep < REPS; rep++) {
       results.none.push(await measure('no nat rules'));
       rtr.exec(['nft', '-f', '-'], { input: 'table ip floor {\n chain p {\n  type nat hook postrouting priority 100;\n  counter masquerade fully-random\n }\n}\n' });
       results.masq.push(await measure('masquerade only'));
       rtr.exec(['nft', 'delete', 'table', 'ip', 'floor']);
-    }
-    for (const n of N_LIST) {
-      const cidrs = cidrList(n);
-      const conf = join(work, `config-${n}.yaml`);
-      writeFileSync(conf, `nonMasqueradeCIDRs:\n${cidrs.map((c) => `  - ${c}\n`).join('')}`);
-      const r = { ours: [], baseline: [] };
-      for (let rep = 0; rep < REPS; rep++) {
-        rtr.exec([process.execPath, BUNDLE, 'apply', '--config', conf]);
+      for (const n of N_LIST) {
+        const r = results.perN[n];
+        rtr.exec([process.execPath, BUNDLE, 'apply', '--config', confs.get(n)]);
         const o = await measure(`ours N=${n}`);
         o.masqueraded = masqCount(rtr, 'ours');
         o.newFlowFraction = o.masqueraded / o.rxTotal;
         r.ours.push(o);
         rtr.exec(['nft', 'delete', 'table', 'ip', 'ip-masq']);
 
-        await sync(cidrs, { prefix: ['ip', 'netns', 'exec', rtr.name] });
+        await sync(cidrList(n), { prefix: ['ip', 'netns', 'exec', rtr.name] });
         const b = await measure(`baseline N=${n}`);
         b.masqueraded = masqCount(rtr, 'baseline');
         b.newFlowFraction = b.masqueraded / b.rxTotal;
@@ -143,7 +147,9 @@ async function main() {
         rtr.exec(['nft', 'delete', 'table', 'ip', 'nat']);
         if (o.masqueraded === 0 || b.masqueraded === 0) throw new Error(`N=${n}: no packet was masqueraded (ours ${o.masqueraded}, baseline ${b.masqueraded}): the setup is broken`);
       }
-      results.perN[n] = r;
+    }
+    for (const n of N_LIST) {
+      const r = results.perN[n];
       const med = (xs) => (stats(xs.map((x) => x.rxPerS)).p50 / 1000).toFixed(1);
       const frac = (xs) => Math.min(...xs.map((x) => x.newFlowFraction)).toFixed(3);
       process.stderr.write(`  B2 N=${n}: ours ${med(r.ours)} k/s, baseline ${med(r.baseline)} k/s (masqueraded / forwarded ≥ ${frac(r.ours)} and ${frac(r.baseline)}: every packet a new flow)\n`);
