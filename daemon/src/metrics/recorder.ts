@@ -3,7 +3,9 @@
  * and a histogram. Pure state plus `render()`; the daemon feeds it through instrument.ts, and
  * textfile.ts / server.ts publish the text.
  *
- * One pass counts once in `ip_masq_reconciles_total`, by the first that applies of:
+ * A pass counts once in `ip_masq_reconciles_total` (unless it neither reconciled nor found the
+ * config invalid: a re-check during the vanish grace, a file event that changed nothing), by
+ * the first that applies of:
  *   error          reconcile failed (nft missing/failing, or the read-back did not verify);
  *   invalid_config the config files are invalid (the last good config was enforced, if any);
  *   changed        a transaction replaced our tables or flannel rules were deleted;
