@@ -271,10 +271,11 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
     // The last round's counters may be written a moment after the rules are gone: poll.
     // 3 rounds × 2 MASQUERADE rules × 2 families; the IPv4 and IPv6 restores of one round may
     // land in one removal pass or two, so count rules, not passes.
-    let daemonStatus: { flannel: { readds: number; readdRules: number; episodes: number; leftoverRules: number } } | null = null;
+    type DaemonStatus = { flannel: { readds: number; readdRules: number; episodes: number; leftoverRules: number } } | null;
+    let daemonStatus: DaemonStatus = null;
     for (let i = 0; i < 100 && (daemonStatus?.flannel.readdRules ?? 0) < 12; i++) {
       const st = spawnSync('ip', ['netns', 'exec', n.node.name, process.execPath, BUNDLE, 'status', '--json', '--config', n.config, '--state-dir', join(n.dir, 'state')], { encoding: 'utf8' });
-      daemonStatus = st.stdout ? (JSON.parse(st.stdout) as { daemon: typeof daemonStatus }).daemon : null;
+      daemonStatus = st.stdout ? (JSON.parse(st.stdout) as { daemon: DaemonStatus }).daemon : null;
       if ((daemonStatus?.flannel.readdRules ?? 0) < 12) await new Promise((r) => setTimeout(r, 50));
     }
     expect(daemonStatus?.flannel).toMatchObject({ readdRules: 12, episodes: 1, leftoverRules: 4 });

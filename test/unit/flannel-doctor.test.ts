@@ -30,10 +30,11 @@ afterEach(async () => {
   roots = [];
 });
 
+/** A fake node root; like a real host it has /proc/net (doctor runs as root, unconfined). */
 async function node(files: Record<string, string>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'ipm-doctor-'));
   roots.push(root);
-  for (const [rel, text] of Object.entries(files)) {
+  for (const [rel, text] of Object.entries({ 'proc/net/dev': 'Inter-|\n', ...files })) {
     await mkdir(dirname(join(root, rel)), { recursive: true });
     await writeFile(join(root, rel), text);
   }
@@ -152,6 +153,13 @@ describe('runDoctor', () => {
     const c = r.checks.find((x) => x.id === 'flannel-masquerade-rules');
     expect(c?.status).toBe('WARN');
     expect(c?.message).toContain('2 IPv6 rule(s) kept on purpose because enableIPv6 is false');
+  });
+
+  it('legacy iptables that cannot be checked (no /proc/net, as under the unit) is a WARN, not a PASS', async () => {
+    const root = await node({});
+    await rm(join(root, 'proc'), { recursive: true });
+    const legacy = (await runDoctor(deps(root, []), config())).checks.find((c) => c.id === 'legacy-iptables');
+    expect(legacy).toMatchObject({ status: 'WARN', fix: 'run the doctor as root on the host: sudo ip-masq doctor' });
   });
 
   it('no flannel at all: flannel checks pass, our table still checked', async () => {

@@ -64,20 +64,24 @@ export const defaultExec: Exec = (argv) =>
 export async function detectLegacyTables(deps: LegacyDeps = {}): Promise<LegacyTables> {
   const read = deps.readFile ?? ((p: string) => fsReadFile(p, 'utf8'));
   const root = deps.procRoot ?? '/proc';
-  let unchecked: string | null = null;
-  const names = async (file: string): Promise<string[]> => {
+  const names = async (file: string): Promise<string[] | NodeJS.ErrnoException> => {
     try {
       return (await read(`${root}/net/${file}`)).split('\n').map((l) => l.trim()).filter((l) => l !== '');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && (await read(`${root}/net/dev`).then(() => true, () => false))) return [];
-      unchecked ??= `${root}/net/${file} is not readable here (${code ?? (e as Error).message}; the ip-masq unit hides /proc/net)`;
-      return [];
+      return e as NodeJS.ErrnoException;
     }
   };
-  const ip = await names('ip_tables_names');
-  const ip6 = await names('ip6_tables_names');
-  return { ip, ip6, unchecked };
+  const [ip, ip6] = await Promise.all([names('ip_tables_names'), names('ip6_tables_names')]);
+  const failed = [ip, ip6].find((r): r is NodeJS.ErrnoException => !Array.isArray(r));
+  let unchecked: string | null = null;
+  if (failed) {
+    // ENOENT is normal for a module that is not loaded, as long as /proc/net itself is there.
+    const procNetVisible = Array.isArray(ip) || Array.isArray(ip6) || (await read(`${root}/net/dev`).then(() => true, () => false));
+    if (failed.code !== 'ENOENT' || !procNetVisible) {
+      unchecked = `${root}/net/ip_tables_names is not readable here (${failed.code ?? failed.message}; the ip-masq unit hides /proc/net)`;
+    }
+  }
+  return { ip: Array.isArray(ip) ? ip : [], ip6: Array.isArray(ip6) ? ip6 : [], unchecked };
 }
 
 /**
