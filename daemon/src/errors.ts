@@ -83,17 +83,23 @@ export class NftError extends IpMasqError {
   readonly argv: readonly string[];
   readonly exitStatus: number | null;
   readonly stderr: string;
+  /**
+   * The JSON batch nft was given, for debug logs: nft's JSON errors carry no location
+   * (`internal:0:0-0`), so the batch is the only way to see what it refused.
+   */
+  readonly input: string | undefined;
 
   constructor(
     code: 'NFT_NOT_FOUND' | 'NFT_NO_JSON' | 'NFT_PERMISSION' | 'NFT_FAILED',
     message: string,
-    details: { argv: readonly string[]; exitStatus: number | null; stderr: string; cause?: unknown },
+    details: { argv: readonly string[]; exitStatus: number | null; stderr: string; input?: string; cause?: unknown },
   ) {
     super(code, message, { cause: details.cause });
     this.name = 'NftError';
     this.argv = details.argv;
     this.exitStatus = details.exitStatus;
     this.stderr = details.stderr;
+    this.input = details.input;
   }
 
   /** nft's kernel error for a missing object: the table, chain or handle is not there. */

@@ -98,7 +98,8 @@ describe('reconcile (real nft)', () => {
     const before = await ns.mustExec(['nft', '-j', 'list', 'table', 'ip', 'ip-masq']);
     // Same batch plus a delete of a rule handle that does not exist: the kernel aborts it all.
     const bad = { nftables: [{ add: { table: { family: 'ip' as const, name: 'ip-masq' } } }, { delete: { table: { family: 'ip' as const, name: 'ip-masq' } } }, { delete: { rule: { family: 'ip' as const, table: 'nat', chain: 'POSTROUTING', handle: 999 } } }] };
-    await expect(client.applyBatch(bad)).rejects.toMatchObject({ code: 'NFT_FAILED' });
+    // The error carries nft's stderr and the batch (logged at debug: JSON errors have no location).
+    await expect(client.applyBatch(bad)).rejects.toMatchObject({ code: 'NFT_FAILED', stderr: expect.stringMatching(/No such file or directory/), input: JSON.stringify(bad) });
     expect(await ns.mustExec(['nft', '-j', 'list', 'table', 'ip', 'ip-masq'])).toBe(before);
   });
 

@@ -11,7 +11,7 @@
  * `flush ruleset`) is healed from the last good config rather than left until the file is fixed.
  */
 import type { Config } from '../config/schema.js';
-import { ConfigError, formatConfigIssue, isIpMasqError } from '../errors.js';
+import { ConfigError, formatConfigIssue, isIpMasqError, NftError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import { RepeatLimiter, type Logger } from './log.js';
 import type { Trigger, PassOutcome } from './loop.js';
@@ -293,6 +293,7 @@ export class DaemonController {
     const message = e instanceof Error ? e.message : String(e);
     this.nftProblem = message;
     const code = isIpMasqError(e) ? e.code : undefined;
+    if (e instanceof NftError && e.input !== undefined) this.deps.log.debug({ argv: e.argv, stderr: e.stderr, batch: e.input }, 'the nft batch that failed');
     this.limited('error', `nft:${code}:${message}`, { code, retryInMs: delay, attempt: this.backoff.attempts }, `reconcile failed: ${message}; the current rules stay, retrying`);
     this.setStatus(this.describe(delay), false);
     return { retryAfterMs: delay };

@@ -111,7 +111,7 @@ export class NftClient {
       .filter((l) => l.trim() !== '' && !IPTABLES_MANAGED_WARNING.test(l))
       .join('\n');
     if (r.status === 0) return r.stdout;
-    throw classifyFailure([...this.argv, ...args], r.status, stderr);
+    throw classifyFailure([...this.argv, ...args], r.status, stderr, stdin);
   }
 
   /**
@@ -151,9 +151,9 @@ export class NftClient {
   }
 }
 
-function classifyFailure(argv: string[], status: number | null, stderr: string): NftError {
+function classifyFailure(argv: string[], status: number | null, stderr: string, input: string | undefined): NftError {
   const first = stderr.split('\n').find((l) => l.trim() !== '') ?? '';
-  const details = { argv, exitStatus: status, stderr };
+  const details = { argv, exitStatus: status, stderr, ...(input === undefined ? {} : { input }) };
   if (/JSON support not compiled-in|unrecognized option '--json'|invalid option -- 'j'/.test(stderr)) {
     return new NftError('NFT_NO_JSON', `nft was built without JSON support (${first.trim()}); install a distribution nftables package`, details);
   }
