@@ -6,6 +6,8 @@
 //   node bench/run.mjs --quick   small N, few repetitions (< ~1 min), writes bench/out/ only;
 //                                for CI, so the benchmark code cannot rot. Never asserts a timing:
 //                                exits non-zero only when a scenario's own code broke.
+//   node bench/run.mjs --report-only [--full]   rebuild the report from bench/out/results.json
+//                                (after editing lib/report.mjs or lib/findings.mjs; no measuring)
 // Each scenario is a script of its own with --json output (run alone to dig into one figure);
 // raw results go to bench/out/<scenario>.json, the report is built from those files.
 import { spawn } from 'node:child_process';
@@ -92,6 +94,12 @@ function runScenario(s) {
 }
 
 async function main() {
+  if (opt['report-only']) {
+    const { meta, results } = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8'));
+    const { mdPath, svgs } = writeReport({ meta, results, full: meta.mode === 'full' });
+    console.log(`bench: report → ${mdPath} (+ ${svgs.length} SVG plots) from ${meta.mode} results of ${meta.started}`);
+    return;
+  }
   if (process.getuid?.() !== 0) throw new Error('bench needs root: it creates network namespaces');
   if (!existsSync(join(REPO, 'dist/ip-masq.js'))) throw new Error('dist/ip-masq.js missing: run make build');
   mkdirSync(OUT, { recursive: true });

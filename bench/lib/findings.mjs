@@ -4,7 +4,7 @@
 // next to that run's figures. How each profile was taken is part of the text.
 export const FINDINGS = {
   'b1-ratio:met':
-    'met, but close to the line on a busy VM (0.98 in this run, 0.98–1.3 in runs earlier the same day). About a third of our time at 10,000 is JavaScript in `daemon/src/nft/normalize.ts` that is easy to remove (see the next paragraph\'s profile): ' +
+    'met here, but it moves with the load on this shared VM (0.67–1.3 across the runs of the same day). About a third of our time at 10,000 is JavaScript in `daemon/src/nft/normalize.ts` that is easy to remove (profile: `node --cpu-prof` on `bench/apply-cost.mjs --worker --n 10000`; `parseIp`/`parseIpv4Number` are the top self-time entries): ' +
     '`expectedState()`/`liveState()` sort set elements with `compareElementKeys`, which calls `parseIp` on both keys on every comparison, and `canonicalAddress` re-parses every element nft already prints canonically. ' +
     'With a canonical-IPv4 fast path and a native string sort (equality is all the comparison needs), measured on a patched copy with `BENCH_DAEMON_ROOT=<copy> node bench/apply-cost.mjs --n 10000`: compare 78–144 → 25–31 ms, verify 59–110 → 11 ms, ratio ≈ 0.8–0.9.',
   'b1-ratio':
@@ -18,7 +18,7 @@ export const FINDINGS = {
     'and the transaction (`nft -j -f`, ≈ 150 ms) costs about what iptables-restore does (≈ 140 ms).',
   'b1-100k':
     'the nft binary, measured alone in a namespace: `nft -j -f` of a table with a 100,000-element interval set took 1.6–6.1 s (text syntax `nft -f`: 1.5–2.6 s), and `nft -j list table` of it 2.1 s (terse `-t`: 1.45 s — nft 1.0.6 fetches the elements into its cache anyway). ' +
-    'A reconcile is one transaction plus two listings (before, and the read-back verify), so it cannot finish in 2 s here whatever the JavaScript does; the JavaScript (the normalize.ts sort above) adds ≈ 1 s more at 100,000 and is fixable. ' +
+    'A reconcile is one transaction plus two listings (before, and the read-back verify), so it cannot finish in 2 s here whatever the JavaScript does; the JavaScript (the normalize.ts sort, see the B1 ratio at 10,000) adds ≈ 1 s more at 100,000 and is fixable. ' +
     'For the lead: skipping the pre-apply listing when the config changed since the last verified apply saves one listing; verifying a 100,000-element set without listing it would need the kernel\'s netlink API directly (libnftables/nft cannot dump fewer). ' +
     'The baseline is far slower at this size (its `iptables -C` alone takes seconds with 100,000 rules in the nat table: the "sync" minus "iptables-restore" columns).',
   'b2-flat':
@@ -27,9 +27,9 @@ export const FINDINGS = {
     'The policy does one set lookup per new flow whatever N is; the generator, the forwarding and other jobs share the 2 vCPUs (load average in the header), so a few minutes apart the same N differs by more than 10 %. ' +
     'Since then the bench runs in rounds (every N, ours and the baseline back to back, in each round); if this still shows, compare the min–max spread at one N with the difference between N.',
   'b2-ratio':
-    'the ratio of total rates is capped by what every masquerading policy pays per new flow: a conntrack entry and a NAT binding (the "masquerade only" reference, ≈ 18–20 µs per flow on this VM, generator and forwarding on the same 2 vCPUs). ' +
-    'Ours adds about nothing on top of that floor at any N; the baseline\'s linear chain adds ≈ 200+ µs per flow at 10,000 (one payload compare per rule): see the "policy\'s own cost" column — that ratio is well above 30×. ' +
-    'The total-rate ratio cannot exceed (floor + baseline\'s policy cost) / floor here. The issue\'s reference (220–250 k new flows/s for a plain set) is above this VM\'s masquerade-only and even its no-NAT forwarding rate in this run; ' +
+    'the ratio of total rates is capped by what every masquerading policy pays per new flow: a conntrack entry and a NAT binding (the "masquerade only" reference; generator and forwarding on the same 2 vCPUs). ' +
+    'Ours adds little or nothing on top of that floor at any N, the baseline\'s linear chain adds one payload compare per rule: see the "policy\'s own cost" column and the figures of this run at the end of this paragraph. ' +
+    'The total-rate ratio cannot exceed (floor + baseline\'s policy cost) / floor. The issue\'s reference (220–250 k new flows/s for a plain set) is above this VM\'s masquerade-only and even its no-NAT forwarding rate in this run; ' +
     'a likely cause is packets that were not new flows: hping3 from one source address wraps its source port every 65,536 packets and, with the default 30 s UDP conntrack timeout, later packets match existing entries and skip the nat hook. ' +
     'This bench sends from random source addresses with a 1 s timeout in the router and proves every packet was new (masqueraded / forwarded ≈ 1).',
   'b5-noop-cost':
