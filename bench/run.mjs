@@ -6,10 +6,11 @@
 //   node bench/run.mjs --quick   small N, few repetitions (< ~1 min), writes bench/out/ only;
 //                                for CI, so the benchmark code cannot rot. Never asserts a timing:
 //                                exits non-zero only when a scenario's own code broke.
-//   node bench/run.mjs --report-only [--full]   rebuild the report from bench/out/results.json
+//   node bench/run.mjs --report-only [--full]   rebuild the report from bench/out/results-<mode>.json
 //                                (after editing lib/report.mjs or lib/findings.mjs; no measuring)
 // Each scenario is a script of its own with --json output (run alone to dig into one figure);
-// raw results go to bench/out/<scenario>.json, the report is built from those files.
+// raw results go to bench/out/<scenario>.json and, together, to bench/out/results-<mode>.json,
+// which the report is built from.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,7 +96,7 @@ function runScenario(s) {
 
 async function main() {
   if (opt['report-only']) {
-    const { meta, results } = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8'));
+    const { meta, results } = JSON.parse(readFileSync(join(OUT, `results-${mode}.json`), 'utf8'));
     const { mdPath, svgs } = writeReport({ meta, results, full: meta.mode === 'full' });
     console.log(`bench: report → ${mdPath} (+ ${svgs.length} SVG plots) from ${meta.mode} results of ${meta.started}`);
     return;
@@ -119,7 +120,7 @@ async function main() {
     console.log(`bench(${mode}): ${s.id} ${r.ok ? 'ok' : 'FAILED'} in ${(r.ms / 1000).toFixed(1)} s${r.ok ? '' : `: ${r.error}`}`);
   }
   const meta = { mode, started: started.toISOString(), elapsedS: (Date.now() - started.getTime()) / 1000, machine: machineBefore, loadAfter: machineInfo().load };
-  writeFileSync(join(OUT, 'results.json'), `${JSON.stringify({ meta, results }, null, 1)}\n`);
+  writeFileSync(join(OUT, `results-${mode}.json`), `${JSON.stringify({ meta, results }, null, 1)}\n`);
   // The report is a scenario too: the code that turns figures into tables and plots must run in CI.
   try {
     const { mdPath, svgs } = writeReport({ meta, results, full: FULL });

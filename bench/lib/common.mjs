@@ -31,21 +31,39 @@ export function run(argv, { input, env } = {}) {
   });
 }
 
+const live = new Set();
+let trapped = false;
+/** On Ctrl-C or SIGTERM, delete every namespace still alive before exiting (no leftovers). */
+function trapSignals() {
+  if (trapped) return;
+  trapped = true;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(sig, () => {
+      for (const ns of [...live]) ns.dispose();
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    });
+  }
+}
+
 /** A network namespace named ipmb<label><pid>, with lo up; dispose() deletes it and kills what runs in it. */
 export function netns(label) {
   const name = `ipmb${label}${process.pid}`;
+  trapSignals();
   sh(['ip', 'netns', 'add', name]);
-  sh(['ip', 'netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
-  return {
+  const ns = {
     name,
     argv: (...argv) => ['ip', 'netns', 'exec', name, ...argv],
     exec: (argv, opts) => sh(['ip', 'netns', 'exec', name, ...argv], opts),
     dispose() {
+      live.delete(ns);
       const pids = spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
       for (const pid of pids) spawnSync('kill', ['-9', pid]);
       spawnSync('ip', ['netns', 'del', name]);
     },
   };
+  live.add(ns);
+  sh(['ip', 'netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
+  return ns;
 }
 
 /** Quantiles of a sample (nearest rank). */
