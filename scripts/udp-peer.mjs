@@ -30,21 +30,21 @@ if (mode === 'serve') {
   const host = a;
   const port = Number(b);
   let tries = Number(c ?? 5);
+  // A new socket is a new conntrack flow; connected, so only the peer's own answer counts.
   const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-  const send = () => sock.send('who', port, host);
   const timer = setInterval(() => {
     if (--tries <= 0) {
       process.stderr.write(`no answer from ${host}:${port}\n`);
       process.exit(1);
     }
-    send();
+    sock.send('who');
   }, 300);
   sock.on('message', (msg) => {
     clearInterval(timer);
     process.stdout.write(`${msg.toString()}\n`);
     sock.close();
   });
-  sock.bind(0, send);
+  sock.connect(port, host, () => sock.send('who'));
 } else if (mode === 'serve-ports') {
   const port = Number(a);
   const addresses = process.argv.slice(4);

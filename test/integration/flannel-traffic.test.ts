@@ -6,7 +6,7 @@
  *   rpod 10.244.2.5 / fd00:10:244:2::5 ─veth───┘  (a pod of another node: inside the cluster network)
  *
  * The node forwards and carries flannel's rules of one era (plus neighbours). A UDP peer
- * (test/fixtures/flannel/udp-report.mjs) in `up`/`rpod` answers with the source address it saw; every probe is
+ * (scripts/udp-peer.mjs) in `up`/`rpod` answers with the source address it saw; every probe is
  * a new socket, so a new conntrack flow. Before ip-masq the VPC sees the node; after
  * `ip-masq apply` the VPC sees the pod, the outside sees the node, pod → pod is never NATed, and
  * every foreign rule but flannel's MASQUERADE is still there. Then flanneld's re-add (iptables-
@@ -26,7 +26,7 @@ import { readFileSync } from 'node:fs';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BUNDLE = join(REPO, 'dist/ip-masq.js');
-const PEER = join(REPO, 'test/fixtures/flannel/udp-report.mjs');
+const PEER = join(REPO, 'scripts/udp-peer.mjs');
 const FIXTURES = join(REPO, 'test/fixtures/flannel');
 const PORT = '7777';
 const TRAFFIC_SCENARIOS = ['v0.10-postrouting', 'current-dualstack', 'nftables-mode', 'kube-docker-cni-node'];
