@@ -14,7 +14,7 @@ import { removeFlannelMasquerade } from '../../daemon/src/flannel/remove.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { Netns, canUseNetns } from '../helpers/netns.js';
 import { SCENARIOS, restoreText, type FlannelScenario } from '../fixtures/flannel/scenarios.js';
-import { iptablesSaveRules, nsMust } from '../fixtures/flannel/build.js';
+import { flanneldReadd, iptablesSaveRules, nsMust } from '../fixtures/flannel/build.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/flannel/monitor-readd.ndjson', import.meta.url));
 const CAPTURE = process.env['IPMASQ_CAPTURE_FIXTURES'] === '1';
@@ -111,16 +111,7 @@ describe.runIf(canUseNetns())('flannel re-add seen through nft -j monitor', () =
     mon.child.stdout?.on('data', () => setImmediate(onLines));
 
     for (let round = 0; round < 5; round++) {
-      // flanneld: rules missing → -D what still exists, -A everything (one restore per family).
-      for (const step of scenario.steps) {
-        const family = 'ip' in step ? 'ip' : 'ip6';
-        const t = 'ip' in step ? step.ip : 'ip6' in step ? step.ip6 : null;
-        if (!t) continue;
-        const present = new Set(clean[family].nat);
-        const lines = t.nat.map((l) => l.replace(/^M /, ''));
-        const text = ['*nat', ...lines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')), ...lines, 'COMMIT', ''].join('\n');
-        await nsMust(ns, [family === 'ip' ? 'iptables-restore' : 'ip6tables-restore', '--noflush', '--wait'], text);
-      }
+      await flanneldReadd(ns, scenario, { ip: clean.ip.nat, ip6: clean.ip6.nat });
       // Wait (bounded) until the monitor-driven pass has deleted the re-added rules.
       for (let i = 0; i < 200; i++) {
         await pass;

@@ -16,7 +16,7 @@ import { removeFlannelMasquerade } from '../../daemon/src/flannel/remove.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { Netns, canUseNetns } from '../helpers/netns.js';
 import { SCENARIOS, masqLines, type FlannelFixture, type FlannelScenario } from '../fixtures/flannel/scenarios.js';
-import { buildScenario, iptablesSaveRules, nsMust, rulesetOf } from '../fixtures/flannel/build.js';
+import { buildScenario, flanneldReadd, iptablesSaveRules, nsMust, rulesetOf } from '../fixtures/flannel/build.js';
 
 const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/flannel/', import.meta.url));
 const CAPTURE = process.env['IPMASQ_CAPTURE_FIXTURES'] === '1';
@@ -127,16 +127,7 @@ describe.runIf(canUseNetns())('removeFlannelMasquerade on real rulesets', () => 
     const clean = { ip: await iptablesSaveRules(ns, 'ip'), ip6: await iptablesSaveRules(ns, 'ip6') };
 
     for (let round = 0; round < 3; round++) {
-      // ipTablesCleanAndBuild: delete each flannel rule still present, then append all, one restore.
-      for (const step of scenario.steps) {
-        const family = 'ip' in step ? 'ip' : 'ip6';
-        const t = 'ip' in step ? step.ip : 'ip6' in step ? step.ip6 : null;
-        if (!t) continue;
-        const present = new Set(clean[family].nat);
-        const lines = t.nat.map((l) => l.replace(/^M /, ''));
-        const text = ['*nat', ...lines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')), ...lines, 'COMMIT', ''].join('\n');
-        await nsMust(ns, [family === 'ip' ? 'iptables-restore' : 'ip6tables-restore', '--noflush', '--wait'], text);
-      }
+      await flanneldReadd(ns, scenario, { ip: clean.ip.nat, ip6: clean.ip6.nat });
       const readded = { ip: await iptablesSaveRules(ns, 'ip'), ip6: await iptablesSaveRules(ns, 'ip6') };
       expect(readded.ip.nat.filter((l) => l.includes('MASQUERADE'))).toHaveLength(2);
 

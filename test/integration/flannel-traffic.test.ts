@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, canUseNetns, mustExec } from '../helpers/netns.js';
 import { SCENARIOS, type FlannelScenario } from '../fixtures/flannel/scenarios.js';
-import { buildScenario, nsExec, nsMust, rulesetOf } from '../fixtures/flannel/build.js';
+import { buildScenario, flanneldReadd, nsExec, nsMust, rulesetOf } from '../fixtures/flannel/build.js';
 import type { FlannelFixture } from '../fixtures/flannel/scenarios.js';
 import { readFileSync } from 'node:fs';
 
@@ -252,15 +252,7 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
 
     for (let round = 0; round < 3; round++) {
       // flanneld's ipTablesCleanAndBuild for both families.
-      for (const step of s.steps) {
-        if (!('ip' in step) && !('ip6' in step)) continue;
-        const t = 'ip' in step ? step.ip : step.ip6;
-        const lines = t.nat.map((l) => l.replace(/^M /, ''));
-        const save = 'ip' in step ? 'iptables-save' : 'ip6tables-save';
-        const present = new Set((await nsMust(n.node, [save, '-t', 'nat'])).split('\n'));
-        const text = ['*nat', ...lines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')), ...lines, 'COMMIT', ''].join('\n');
-        await nsMust(n.node, ['ip' in step ? 'iptables-restore' : 'ip6tables-restore', '--noflush', '--wait'], text);
-      }
+      await flanneldReadd(n.node, s, { ip: (await nsMust(n.node, ['iptables-save', '-t', 'nat'])).split('\n'), ip6: (await nsMust(n.node, ['ip6tables-save', '-t', 'nat'])).split('\n') });
       await settled();
       expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
       expect(await seen(n, ADDR.vpc6)).toBe(ADDR.pod6);
