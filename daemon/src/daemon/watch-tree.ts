@@ -13,19 +13,10 @@
  * A drop-in written between `mkdir config.d` and the re-arm is not missed: the mkdir's event
  * has already triggered a pass, and that pass lists config.d/ afresh.
  */
-import { watch as fsWatch, statSync, type FSWatcher } from 'node:fs';
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { dropInDirOf } from '../config/dropins.js';
-import { watchConfigDir, type ConfigWatcher, type WatchOptions } from './watch.js';
-
-function dirInode(path: string): bigint | null {
-  try {
-    const st = statSync(path, { bigint: true });
-    return st.isDirectory() ? st.ino : null;
-  } catch {
-    return null;
-  }
-}
+import { dirInode, watchConfigDir, type ConfigWatcher, type WatchOptions } from './watch.js';
 
 class DropInDirWatcher {
   private watcher: FSWatcher | null = null;

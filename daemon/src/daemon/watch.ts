@@ -41,7 +41,7 @@ export interface WatchOptions {
 }
 
 /** Inode of a directory, or null when `path` is not a directory. */
-function dirInode(path: string): bigint | null {
+export function dirInode(path: string): bigint | null {
   try {
     const st = statSync(path, { bigint: true });
     return st.isDirectory() ? st.ino : null;
