@@ -27,8 +27,14 @@ const DRIFTS = Number(arg('drifts', 200));
 const RECONCILES = Number(arg('reconciles', 1000));
 const STARTS = Number(arg('starts', 20));
 const JSON_OUT = arg('json', null);
-// e.g. --node-flags "--max-semi-space-size=1" to see what V8 heap sizing does to the footprint.
-const NODE_FLAGS = (arg('node-flags', '') || '').split(' ').filter(Boolean);
+// The daemon runs with the node flags the shipped unit gives it (its ExecStart), so the figures
+// are those of the service; --node-flags "…" overrides them (--node-flags "" for none).
+function unitNodeFlags() {
+  const unit = readFileSync(new URL('../systemd/ip-masq.service', import.meta.url), 'utf8');
+  const exec = /^ExecStart=\/usr\/bin\/node (.*?) \/usr\/lib\/ip-masq\/ip-masq\.js /m.exec(unit);
+  return exec ? exec[1] : '';
+}
+const NODE_FLAGS = arg('node-flags', unitNodeFlags()).split(' ').filter(Boolean);
 const IDLE_MS = Number(arg('idle-ms', 15_000));
 
 const NS = `ipmbenchd${process.pid}`;

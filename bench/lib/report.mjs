@@ -237,6 +237,7 @@ export function writeReport({ meta, results, full }) {
     md.push(`| RSS after ${nfmt(daemon.reconcilePasses)} reconcile passes | ${daemon.rssAfterReconcilesMiB.toFixed(1)} MiB |`);
     if (daemon.rssAfterIdleMiB !== undefined) md.push(`| RSS after idling a while | ${daemon.rssAfterIdleMiB.toFixed(1)} MiB |`);
     md.push(`| a bare \`node\` (for reference) | ${daemon.bareNodeRssMiB.toFixed(1)} MiB |`);
+    md.push(`| node flags (the unit's ExecStart) | ${daemon.nodeFlags?.length ? daemon.nodeFlags.map((f) => `\`${f}\``).join(' ') : 'none'} |`);
     md.push(`| start → READY=1, empty ruleset, median (p95), n=${daemon.startToReady.n} | ${spread(daemon.startToReady)} ms |`);
     md.push('');
     md.push('Start → READY is measured from spawning the daemon to its READY=1 reaching a `systemd-notify` stand-in on PATH (the daemon notifies through systemd-notify), from an empty ruleset (the boot case).\n');
