@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isDropInName, loadConfigTree, parseConfigSnapshot } from '../../daemon/src/config/dropins.js';
 import { mergeConfigFragments } from '../../daemon/src/config/merge.js';
-import { configToJson, parseConfigFragment, parseConfigText } from '../../daemon/src/config/parse.js';
+import { parseConfigFragment, parseConfigText } from '../../daemon/src/config/parse.js';
+import { configToJson } from '../../daemon/src/config/to-json.js';
 import { ConfigError, formatConfigIssue } from '../../daemon/src/errors.js';
 import { formatCidr } from '../../daemon/src/net/cidr.js';
 

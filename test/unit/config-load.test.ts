@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile, loadConfigFileWith, type ConfigFs } from '../../daemon/src/config/load.js';
-import { configToJson, defaultConfig } from '../../daemon/src/config/parse.js';
+import { defaultConfig } from '../../daemon/src/config/parse.js';
+import { configToJson } from '../../daemon/src/config/to-json.js';
 import { ConfigError } from '../../daemon/src/errors.js';
 
 let dir: string;

@@ -2,13 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ALL_RESERVED_CIDRS, RFC1918_CIDRS } from '../../daemon/src/config/defaults.js';
 import { findFastCidrList } from '../../daemon/src/config/fast-cidr-list.js';
-import {
-  configToJson,
-  defaultConfig,
-  parseConfigText,
-  parseConfigTextWith,
-  parseGoDuration,
-} from '../../daemon/src/config/parse.js';
+import { parseGoDuration } from '../../daemon/src/config/duration.js';
+import { defaultConfig, parseConfigText, parseConfigTextWith } from '../../daemon/src/config/parse.js';
+import { configToJson } from '../../daemon/src/config/to-json.js';
 import type { Config } from '../../daemon/src/config/schema.js';
 import { ConfigError, formatConfigIssue } from '../../daemon/src/errors.js';
 import { formatCidr } from '../../daemon/src/net/cidr.js';

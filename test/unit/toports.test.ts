@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { configToJson, parseConfigText } from '../../daemon/src/config/parse.js';
+import { parseConfigText } from '../../daemon/src/config/parse.js';
+import { configToJson } from '../../daemon/src/config/to-json.js';
 import { parsePortRanges, portRangeSize } from '../../daemon/src/config/values.js';
 import { ConfigError, formatConfigIssue } from '../../daemon/src/errors.js';
 import { formatCidr, parseIp } from '../../daemon/src/net/cidr.js';

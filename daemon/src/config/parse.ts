@@ -11,11 +11,13 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode, Pair } from 'yaml';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { collapseCidrs, formatCidr, parseCidr, type Cidr } from '../net/cidr.js';
+import { collapseCidrs, parseCidr, type Cidr } from '../net/cidr.js';
 import { DEFAULTS, MAX_RESYNC_INTERVAL_MS, defaultNonMasqueradeCidrs } from './defaults.js';
+import { closestKey } from './did-you-mean.js';
+import { parseGoDuration } from './duration.js';
 import { findFastCidrList, type FastCidrList } from './fast-cidr-list.js';
 import { mergeConfigFragments } from './merge.js';
-import { formatPortRanges, parseMetricsListen, parsePortRanges } from './values.js';
+import { parseMetricsListen, parsePortRanges } from './values.js';
 import type { Config, FlannelConfig, MetricsConfig, PortRange } from './schema.js';
 
 const TOP_KEYS = [
@@ -264,74 +266,6 @@ function validateText(text: string, file: string, fast: FastCidrList | null, ori
   const walker = new Walker(text, doc, issues, fast);
   const config = walker.run();
   return { fragment: fragment(config, walker), usedFastList: walker.usedFastList, syntaxBroken };
-}
-
-/** Go's time.ParseDuration grammar: "0", or a sequence of decimal numbers each with a unit. */
-const GO_DURATION = /^[-+]?(?:0|(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
-const GO_DURATION_PART = /([0-9]*)(?:\.([0-9]*))?(ns|us|µs|μs|ms|s|m|h)/g;
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-/** Go durations are int64 nanoseconds. */
-const GO_DURATION_MAX_NS = 9223372036854775807;
-
-/**
- * Parse a Go duration string (`"60s"`, `"1m30s"`, `"1.5h"`, `"500ms"`, `"-5s"`, `"0"`), the
- * syntax upstream's `resyncInterval` uses. Returns milliseconds, or null if Go would reject it.
- */
-export function parseGoDuration(text: string): number | null {
-  if (!GO_DURATION.test(text)) return null;
-  const negative = text.startsWith('-');
-  let ns = 0;
-  for (const m of text.matchAll(GO_DURATION_PART)) {
-    const whole = m[1] === '' ? 0 : Number(m[1]);
-    const fraction = m[2] ? Number(`0.${m[2]}`) : 0;
-    ns += (whole + fraction) * (UNIT_NS[m[3] as string] as number);
-  }
-  if (ns > GO_DURATION_MAX_NS) return null;
-  const ms = ns / 1e6;
-  return negative && ms !== 0 ? -ms : ms;
-}
-
-/** Lowercase with `-`/`_` removed: `masq-link-local` and `MasqLinkLocal` both match. */
-function looseKey(key: string): string {
-  return key.toLowerCase().replace(/[-_]/g, '');
-}
-
-/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    const row = d[i] as number[];
-    const prev = d[i - 1] as number[];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
-      }
-      row[j] = v;
-    }
-  }
-  return (d[a.length] as number[])[b.length] as number;
-}
-
-/** The known key an unknown one was probably meant to be, or null. */
-function closestKey(key: string, known: readonly string[]): string | null {
-  const loose = looseKey(key);
-  const exact = known.find((k) => looseKey(k) === loose);
-  if (exact !== undefined) return exact;
-  let best: string | null = null;
-  let bestDistance = Infinity;
-  for (const k of known) {
-    const distance = editDistance(loose, looseKey(k));
-    if (distance < bestDistance) {
-      best = k;
-      bestDistance = distance;
-    }
-  }
-  // Allow roughly one typo per four characters, at least two: "cidrlimt", "masqLinkLocl".
-  const allowed = Math.max(2, Math.floor(loose.length / 4));
-  return bestDistance <= allowed ? best : null;
 }
 
 const YAML11_TRUE = new Set(['yes', 'y', 'on']);
@@ -712,36 +646,4 @@ class Walker {
     }
     return flannel;
   }
-}
-
-/** The effective configuration as plain JSON, for `ip-masq check --json`. */
-export function configToJson(config: Config): Record<string, unknown> {
-  return {
-    nonMasqueradeCIDRs: [...config.nonMasqueradeCIDRs],
-    collapsed: { ipv4: config.collapsed.ipv4.map(formatCidr), ipv6: config.collapsed.ipv6.map(formatCidr) },
-    masqLinkLocal: config.masqLinkLocal,
-    masqLinkLocalIPv6: config.masqLinkLocalIPv6,
-    resyncInterval: config.resyncInterval,
-    cidrLimit: config.cidrLimit,
-    nomasqAllReservedRanges: config.nomasqAllReservedRanges,
-    enableIPv6: config.enableIPv6,
-    randomFully: config.randomFully,
-    flannel: {
-      removeMasquerade: config.flannel.removeMasquerade,
-      subnetEnv: config.flannel.subnetEnv,
-      removeLegacy: config.flannel.removeLegacy,
-      clusterCIDR: config.flannel.clusterCIDR.map(formatCidr),
-      nodeSubnet: config.flannel.nodeSubnet.map(formatCidr),
-    },
-    toPorts: config.toPorts.length > 0 ? formatPortRanges(config.toPorts) : null,
-    metrics: {
-      textfileDir: config.metrics.textfileDir,
-      listen: config.metrics.listen ? formatListen(config.metrics.listen) : null,
-    },
-  };
-}
-
-/** "127.0.0.1:9817", "[::1]:9817". */
-export function formatListen(listen: { host: string; port: number }): string {
-  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
 }

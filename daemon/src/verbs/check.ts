@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { configToJson, formatListen } from '../config/parse.js';
+import { configToJson, formatListen } from '../config/to-json.js';
 import { ExitCode } from '../errors.js';
 import { loadConfig, plural } from './common.js';
 import type { Verb } from './verb.js';
