@@ -7,7 +7,7 @@ SOURCES := $(shell find daemon/src -name '*.ts') package.json scripts/build.mjs
 VITEST := npx --no-install vitest run
 
 .PHONY: all deps system-deps build typecheck test test-unit test-integration test-reliability \
-        demo package lint-packages e2e bench bench-quick ci clean
+        demo package lint-packages e2e bench bench-quick ci clean check format format-check
 
 all: build
 
@@ -28,6 +28,17 @@ build: $(NODE_BUNDLE)
 
 typecheck: deps
 	npx --no-install tsc --noEmit -p tsconfig.json
+
+# Prettier (see docs/ARCHITECTURE.md, "Formatting"): the only style rules are the formatter's.
+PRETTIER_FILES := 'daemon/**/*.ts' 'test/**/*.ts' 'bench/**/*.{ts,mjs}' 'scripts/**/*.mjs' 'packaging/**/*.mjs' '*.ts'
+format: deps
+	npx --no-install prettier --log-level warn --write $(PRETTIER_FILES)
+
+format-check: deps
+	npx --no-install prettier --log-level warn --check $(PRETTIER_FILES)
+
+# The fast inner loop: no root, no namespaces, no network.
+check: typecheck format-check test-unit
 
 # The README's test command: installs what is missing, type-checks, then unit + integration
 # (real nft/iptables in throwaway network namespaces), then the slower suites.
