@@ -25,7 +25,9 @@ import { args, cidrList, netns, now, REPO, run, sh, stats } from './lib/common.m
 import { loadDaemonSources, timedClient } from './lib/daemon-src.mjs';
 
 const opt = args();
-const NS_LIST = String(opt.n ?? '1,64,1000,10000,100000').split(',').map(Number);
+const NS_LIST = String(opt.n ?? '1,64,1000,10000,100000')
+  .split(',')
+  .map(Number);
 const REPS = Number(opt.reps ?? 10);
 const NOOP = Number(opt.noop ?? 20);
 const CLI_REPS = Number(opt['cli-reps'] ?? Math.min(REPS, 5));
@@ -49,7 +51,11 @@ function phases(calls, hooks, t0, t1) {
   const start = (xs) => Math.min(...xs.map((c) => c.t0));
   const readEnd = end(before);
   const removeStart = hooks.remove?.t0 ?? t1;
-  const p = { facts: start(before) - t0, read: readEnd - start(before), flannel: hooks.remove ? hooks.remove.t1 - hooks.remove.t0 : 0 };
+  const p = {
+    facts: start(before) - t0,
+    read: readEnd - start(before),
+    flannel: hooks.remove ? hooks.remove.t1 - hooks.remove.t0 : 0,
+  };
   if (batchIdx >= 0) {
     const b = calls[batchIdx];
     p.compare = b.t0 - readEnd;
@@ -97,7 +103,11 @@ async function worker() {
         writeFileSync(f, t);
         return f;
       });
-      const r = { ours: { reconcile: [], parse: [], phases: [], cli: [], cliReported: [] }, noop: {}, baseline: { total: [], restore: [], ensure: [] } };
+      const r = {
+        ours: { reconcile: [], parse: [], phases: [], cli: [], cliReported: [] },
+        noop: {},
+        baseline: { total: [], restore: [], ensure: [] },
+      };
       const { client, calls, reset } = timedClient(NftClient, { argv: ['nft'] });
       const hooks = {};
       const deps = { client, flannel: timedHooks(flannelHooks, hooks) };
@@ -114,14 +124,18 @@ async function worker() {
         const t0 = now();
         const res = await reconcile(deps, config);
         const t1 = now();
-        if (!res.changed || res.transactions !== 1) throw new Error(`N=${n}: expected one transaction, got changed=${res.changed} transactions=${res.transactions}`);
+        if (!res.changed || res.transactions !== 1)
+          throw new Error(
+            `N=${n}: expected one transaction, got changed=${res.changed} transactions=${res.transactions}`,
+          );
         r.ours.reconcile.push(t1 - t0);
         r.ours.phases.push(phases(calls, hooks, t0, t1));
         k++;
       }
       for (let i = 0; i < cliReps; i++) {
         const out = await run([process.execPath, BUNDLE, 'apply', '--config', files[k % 2]]);
-        if (out.status !== 0 || !out.stdout.startsWith('applied')) throw new Error(`ip-masq apply (N=${n}): ${out.stdout}${out.stderr}`);
+        if (out.status !== 0 || !out.stdout.startsWith('applied'))
+          throw new Error(`ip-masq apply (N=${n}): ${out.stdout}${out.stderr}`);
         r.ours.cli.push(out.ms);
         r.ours.cliReported.push(Number(/\[(\d+(?:\.\d+)?) ms\]\s*$/.exec(out.stdout.trim())?.[1]));
         k++;
@@ -143,8 +157,18 @@ async function worker() {
         noopPhases.push(phases(calls.slice(from), hooks, t0, t1));
         transactions += res.transactions;
       }
-      r.noop = { passes: noopReps, ms: noopMs, phases: noopPhases, transactionsReported: transactions, nftWrites: calls.filter((c) => c.method === 'applyBatch').length, nftReads: calls.filter((c) => c.method === 'list').length };
-      const elems = JSON.parse(sh(['nft', '-j', 'list', 'set', 'ip', 'ip-masq', 'nomasq']).stdout).nftables.find((o) => o.set).set.elem?.length ?? 0;
+      r.noop = {
+        passes: noopReps,
+        ms: noopMs,
+        phases: noopPhases,
+        transactionsReported: transactions,
+        nftWrites: calls.filter((c) => c.method === 'applyBatch').length,
+        nftReads: calls.filter((c) => c.method === 'list').length,
+      };
+      const elems =
+        JSON.parse(
+          sh(['nft', '-j', 'list', 'set', 'ip', 'ip-masq', 'nomasq']).stdout,
+        ).nftables.find((o) => o.set).set.elem?.length ?? 0;
       r.ours.setElements = elems;
       sh(['nft', 'delete', 'table', 'ip', 'ip-masq']);
 
@@ -157,12 +181,16 @@ async function worker() {
         r.baseline.restore.push(t.restoreMs);
         r.baseline.ensure.push(t.ensureChainMs + t.ensureRuleMs);
       }
-      r.baseline.chainRules = sh(['iptables', '-t', 'nat', '-S', 'IP-MASQ-AGENT']).stdout.split('\n').filter((l) => l.startsWith('-A')).length;
+      r.baseline.chainRules = sh(['iptables', '-t', 'nat', '-S', 'IP-MASQ-AGENT'])
+        .stdout.split('\n')
+        .filter((l) => l.startsWith('-A')).length;
       r.baseline.restoreBytes = Buffer.byteLength(restoreText(lists[0]));
       sh(['nft', 'delete', 'table', 'ip', 'nat']);
       results.perN[n] = r;
       const m = (xs) => stats(xs).p50.toFixed(1);
-      process.stderr.write(`  B1 N=${n}: ours reconcile ${m(r.ours.reconcile)} ms (cli ${m(r.ours.cli)} ms), baseline sync ${m(r.baseline.total)} ms; noop ${m(noopMs)} ms, ${r.noop.nftWrites} writes\n`);
+      process.stderr.write(
+        `  B1 N=${n}: ours reconcile ${m(r.ours.reconcile)} ms (cli ${m(r.ours.cli)} ms), baseline sync ${m(r.baseline.total)} ms; noop ${m(noopMs)} ms, ${r.noop.nftWrites} writes\n`,
+      );
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -180,11 +208,23 @@ async function main() {
   const ns = netns('apply');
   try {
     const self = fileURLToPath(import.meta.url);
-    const r = spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, self, '--worker', ...process.argv.slice(2).filter((a) => a !== '--json' && a !== opt.json)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns.name,
+        process.execPath,
+        self,
+        '--worker',
+        ...process.argv.slice(2).filter((a) => a !== '--json' && a !== opt.json),
+      ],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     if (r.status !== 0) throw new Error(`apply-cost worker exited ${r.status}`);
     const results = JSON.parse(r.stdout);
     if (opt.json) writeFileSync(opt.json, `${JSON.stringify(results, null, 1)}\n`);

@@ -40,7 +40,10 @@ function text(c: Cidr): string {
 
 const sparse = randomPrefixes(N, 1);
 /** 100,000 prefixes inside 10.0.0.0/12: lots of overlap and merging. */
-const dense = randomPrefixes(N, 2).map((c) => ({ ...c, addr: 0x0a000000n | (c.addr & 0x000fffffn) }));
+const dense = randomPrefixes(N, 2).map((c) => ({
+  ...c,
+  addr: 0x0a000000n | (c.addr & 0x000fffffn),
+}));
 const list = sparse.map(text);
 const yamlBlock = `nonMasqueradeCIDRs:\n${list.map((c) => `  - ${c}\n`).join('')}masqLinkLocal: true\n`;
 const yamlBlockInvalid = yamlBlock.replace(`  - ${list[50_000] as string}\n`, '  - 10.1.2.3/8\n');
@@ -57,16 +60,24 @@ describe('parseConfigText, 100,000 entries', () => {
   bench('YAML block list', () => void parseConfigText(yamlBlock, 'bench.yaml'), options);
   bench('JSON minified', () => void parseConfigText(jsonMin, 'bench.json'), options);
   bench('JSON pretty', () => void parseConfigText(jsonPretty, 'bench.json'), options);
-  bench('YAML block list with one invalid entry (fast path, exact positions)', () => {
-    try {
-      parseConfigText(yamlBlockInvalid, 'bench.yaml');
-    } catch {
-      // expected: the ConfigError is the result being measured
-    }
-  }, options);
-  bench('YAML block list, full AST path (fast path off)', () => void parseConfigTextWith(yamlBlock, 'bench.yaml', { fastPath: false }), {
-    iterations: 3,
-    time: 0,
-    warmupIterations: 1,
-  });
+  bench(
+    'YAML block list with one invalid entry (fast path, exact positions)',
+    () => {
+      try {
+        parseConfigText(yamlBlockInvalid, 'bench.yaml');
+      } catch {
+        // expected: the ConfigError is the result being measured
+      }
+    },
+    options,
+  );
+  bench(
+    'YAML block list, full AST path (fast path off)',
+    () => void parseConfigTextWith(yamlBlock, 'bench.yaml', { fastPath: false }),
+    {
+      iterations: 3,
+      time: 0,
+      warmupIterations: 1,
+    },
+  );
 });

@@ -11,7 +11,17 @@
 // 4. Start → READY: process spawned → READY=1 handed to systemd-notify (a stand-in on PATH that
 //    records it), from an empty ruleset each time (the boot case).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +71,8 @@ function stats(xs) {
   const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
   return { n: s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] };
 }
-const fmt = (st) => `p50 ${st.p50.toFixed(1)} ms, p95 ${st.p95.toFixed(1)} ms, p99 ${st.p99.toFixed(1)} ms, max ${st.max.toFixed(1)} ms (n=${st.n})`;
+const fmt = (st) =>
+  `p50 ${st.p50.toFixed(1)} ms, p95 ${st.p95.toFixed(1)} ms, p99 ${st.p99.toFixed(1)} ms, max ${st.max.toFixed(1)} ms (n=${st.n})`;
 
 function writeConfig(text) {
   writeFileSync(`${confPath}.tmp`, text);
@@ -102,7 +113,10 @@ function lineChild(argv, env = process.env) {
     /** Resolves with the arrival time of the first future line matching pred. */
     next(pred, what, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; stderr: ${stderr.slice(-500)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${what}; stderr: ${stderr.slice(-500)}`)),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (t) => (clearTimeout(timer), resolve(t)) });
       });
     },
@@ -111,7 +125,22 @@ function lineChild(argv, env = process.env) {
 
 function startDaemon() {
   return lineChild(
-    ['ip', 'netns', 'exec', NS, process.execPath, ...NODE_FLAGS, BUNDLE, 'run', '--config', confPath, '--state-dir', stateDir, '--log-level', 'debug'],
+    [
+      'ip',
+      'netns',
+      'exec',
+      NS,
+      process.execPath,
+      ...NODE_FLAGS,
+      BUNDLE,
+      'run',
+      '--config',
+      confPath,
+      '--state-dir',
+      stateDir,
+      '--log-level',
+      'debug',
+    ],
     { ...process.env, PATH: `${binDir}:${process.env.PATH}`, NOTIFY_SOCKET: '/run/bench/notify' },
   );
 }
@@ -170,7 +199,10 @@ async function main() {
   const reloads = [];
   for (let i = 0; i < EDITS; i++) {
     const addr = `10.${(i >> 8) & 255}.${i & 255}.0`;
-    const live = monitor.next((l) => l.includes('"element"') && l.includes('"ip-masq"') && l.includes(`"addr": "${addr}"`), `element ${addr}`);
+    const live = monitor.next(
+      (l) => l.includes('"element"') && l.includes('"ip-masq"') && l.includes(`"addr": "${addr}"`),
+      `element ${addr}`,
+    );
     const t0 = now();
     writeConfig(configWith(`${addr}/24`));
     reloads.push((await live) - t0);
@@ -182,8 +214,14 @@ async function main() {
   // 2. drift heal
   const heals = [];
   for (let i = 0; i < DRIFTS; i++) {
-    const gone = monitor.next((l) => l.startsWith('{"delete": {"table": {"family": "ip", "name": "ip-masq"'), 'table deleted');
-    const back = monitor.next((l) => l.startsWith('{"add": {"table": {"family": "ip", "name": "ip-masq"'), 'table re-added');
+    const gone = monitor.next(
+      (l) => l.startsWith('{"delete": {"table": {"family": "ip", "name": "ip-masq"'),
+      'table deleted',
+    );
+    const back = monitor.next(
+      (l) => l.startsWith('{"add": {"table": {"family": "ip", "name": "ip-masq"'),
+      'table re-added',
+    );
     inNs('nft', 'delete', 'table', 'ip', 'ip-masq');
     const tGone = await gone;
     heals.push((await back) - tGone);
@@ -215,18 +253,30 @@ async function main() {
   await stopDaemon(daemon);
   monitor.child.kill();
 
-  console.log(`ip-masq run — ${results.machine}; bundle ${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB`);
+  console.log(
+    `ip-masq run — ${results.machine}; bundle ${(statSync(BUNDLE).size / 1024).toFixed(0)} KiB`,
+  );
   console.log(`reload latency (file written → new set live), ${fmt(results.reload)}`);
   console.log(`drift heal (table deleted → re-added),      ${fmt(results.driftHeal)}`);
   console.log(`start → READY=1 (empty ruleset),            ${fmt(results.startToReady)}`);
-  console.log(`RSS after READY ${results.rssAfterReadyMiB.toFixed(1)} MiB; after ${results.reconcilePasses} reconcile passes (${results.applies} applies) ${results.rssAfterReconcilesMiB.toFixed(1)} MiB, ${(IDLE_MS / 1000).toFixed(0)} s later ${results.rssAfterIdleMiB.toFixed(1)} MiB; bare node ${results.bareNodeRssMiB.toFixed(1)} MiB${NODE_FLAGS.length ? ` (node ${NODE_FLAGS.join(' ')})` : ''}`);
-  console.log(`load average during the run: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `RSS after READY ${results.rssAfterReadyMiB.toFixed(1)} MiB; after ${results.reconcilePasses} reconcile passes (${results.applies} applies) ${results.rssAfterReconcilesMiB.toFixed(1)} MiB, ${(IDLE_MS / 1000).toFixed(0)} s later ${results.rssAfterIdleMiB.toFixed(1)} MiB; bare node ${results.bareNodeRssMiB.toFixed(1)} MiB${NODE_FLAGS.length ? ` (node ${NODE_FLAGS.join(' ')})` : ''}`,
+  );
+  console.log(
+    `load average during the run: ${(await import('node:os'))
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify(results, null, 2)}\n`);
 }
 
 function cleanup() {
   for (const c of children) c.kill('SIGKILL');
-  for (const pid of spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? []) spawnSync('kill', ['-9', pid]);
+  for (const pid of spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' })
+    .stdout?.split('\n')
+    .filter(Boolean) ?? [])
+    spawnSync('kill', ['-9', pid]);
   spawnSync('ip', ['netns', 'del', NS]);
   rmSync(work, { recursive: true, force: true });
 }

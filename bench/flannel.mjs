@@ -54,7 +54,16 @@ async function main() {
     outfile: lib,
     logLevel: 'warning',
   });
-  const { removeFlannelMasquerade, listFlannelCandidates, findFlannelMasquerade, deleteRulesBatch, resolveFlannelFacts, NftClient, SCENARIOS, restoreText } = await import(pathToFileURL(lib).href);
+  const {
+    removeFlannelMasquerade,
+    listFlannelCandidates,
+    findFlannelMasquerade,
+    deleteRulesBatch,
+    resolveFlannelFacts,
+    NftClient,
+    SCENARIOS,
+    restoreText,
+  } = await import(pathToFileURL(lib).href);
 
   sh(['ip', 'netns', 'add', NS]);
   inNs(['ip', 'link', 'set', 'lo', 'up']);
@@ -68,9 +77,21 @@ async function main() {
   // flanneld's ipTablesCleanAndBuild: -D every rule still there, -A all, one restore.
   const readd = () => {
     const present = new Set(inNs(['iptables-save', '-t', 'nat']).split('\n'));
-    inNs(['iptables-restore', '--noflush', '--wait'], ['*nat', ...flannelLines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')), ...flannelLines, 'COMMIT', ''].join('\n'));
+    inNs(
+      ['iptables-restore', '--noflush', '--wait'],
+      [
+        '*nat',
+        ...flannelLines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')),
+        ...flannelLines,
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
   };
-  const { facts } = resolveFlannelFacts({ clusterCIDR: [], nodeSubnet: [] }, { text: scenario.subnetEnv, path: 'subnet.env' });
+  const { facts } = resolveFlannelFacts(
+    { clusterCIDR: [], nodeSubnet: [] },
+    { text: scenario.subnetEnv, path: 'subnet.env' },
+  );
   const client = new NftClient({ argv: ['ip', 'netns', 'exec', NS, 'nft'] });
   const opts = { enableIPv6: false };
 
@@ -95,8 +116,12 @@ async function main() {
     del.push(t3 - t2);
     total.push(t3 - t0);
   }
-  const nftRules = JSON.parse(inNs(['nft', '-j', 'list', 'ruleset'])).nftables.filter((o) => o.rule).length;
-  console.log(`removal pass on the mixed node (${nftRules} rules in the netns), ${TRIALS} trials, incl. ip netns exec + nft process start:`);
+  const nftRules = JSON.parse(inNs(['nft', '-j', 'list', 'ruleset'])).nftables.filter(
+    (o) => o.rule,
+  ).length;
+  console.log(
+    `removal pass on the mixed node (${nftRules} rules in the netns), ${TRIALS} trials, incl. ip netns exec + nft process start:`,
+  );
   console.log(`  total  ${stats(total)}`);
   console.log(`  list   ${stats(list)}   (3 chains, in parallel)`);
   console.log(`  match  ${stats(match)}`);
@@ -105,9 +130,26 @@ async function main() {
   // 2. daemon: re-add → deletion
   writeFileSync(join(work, 'subnet.env'), scenario.subnetEnv);
   writeFileSync(join(work, 'config.yaml'), `flannel:\n  subnetEnv: ${join(work, 'subnet.env')}\n`);
-  const daemon = spawn('ip', ['netns', 'exec', NS, process.execPath, join(REPO, 'dist/ip-masq.js'), 'run', '--config', join(work, 'config.yaml'), '--state-dir', join(work, 'state')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const daemon = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      NS,
+      process.execPath,
+      join(REPO, 'dist/ip-masq.js'),
+      'run',
+      '--config',
+      join(work, 'config.yaml'),
+      '--state-dir',
+      join(work, 'state'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.push(daemon);
-  const monitor = spawn('ip', ['netns', 'exec', NS, 'nft', '-j', 'monitor', 'rules'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const monitor = spawn('ip', ['netns', 'exec', NS, 'nft', '-j', 'monitor', 'rules'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(monitor);
   /** The trial in flight: MASQUERADE handles added by flanneld's re-add, and their deletions. */
   let current = null;
@@ -121,7 +163,13 @@ async function main() {
       buf = buf.slice(nl + 1);
       const ev = JSON.parse(line);
       const rule = ev.add?.rule ?? ev.delete?.rule;
-      if (!current || !rule || rule.chain !== 'FLANNEL-POSTRTG' || !JSON.stringify(rule.expr ?? []).includes('MASQUERADE')) continue;
+      if (
+        !current ||
+        !rule ||
+        rule.chain !== 'FLANNEL-POSTRTG' ||
+        !JSON.stringify(rule.expr ?? []).includes('MASQUERADE')
+      )
+        continue;
       if (ev.add) current.added.set(rule.handle, now);
       else if (current.added.has(rule.handle)) {
         current.deleted.set(rule.handle, now - current.added.get(rule.handle));
@@ -143,15 +191,24 @@ async function main() {
   const latencies = [];
   for (let i = 0; i < TRIALS; i++) {
     const done = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`trial ${i}: re-added rules not deleted within 10 s`)), 10_000);
-      current = { added: new Map(), deleted: new Map(), resolve: (ms) => (clearTimeout(timer), resolve(ms)) };
+      const timer = setTimeout(
+        () => reject(new Error(`trial ${i}: re-added rules not deleted within 10 s`)),
+        10_000,
+      );
+      current = {
+        added: new Map(),
+        deleted: new Map(),
+        resolve: (ms) => (clearTimeout(timer), resolve(ms)),
+      };
     });
     readd();
     latencies.push(await done);
     current = null;
     await new Promise((r) => setTimeout(r, 100));
   }
-  console.log(`daemon (ip-masq run, nft monitor trigger): flannel re-add → its MASQUERADE rules deleted, ${TRIALS} trials:`);
+  console.log(
+    `daemon (ip-masq run, nft monitor trigger): flannel re-add → its MASQUERADE rules deleted, ${TRIALS} trials:`,
+  );
   console.log(`  ${stats(latencies)}   (per trial the later of the two rules)`);
 }
 

@@ -28,18 +28,26 @@ import { sync } from './baseline/ip-masq-agent.mjs';
 import { args, cidrList, netns, REPO, sh, sleep, stats } from './lib/common.mjs';
 
 const opt = args();
-const N_LIST = String(opt.n ?? '64,1000,10000').split(',').map(Number);
+const N_LIST = String(opt.n ?? '64,1000,10000')
+  .split(',')
+  .map(Number);
 const REPS = Number(opt.reps ?? 3);
 const WINDOW_S = Number(opt.window ?? 3);
 const WARMUP_S = Number(opt.warmup ?? 1);
 const BUNDLE = join(REPO, 'dist/ip-masq.js');
 
 function rxPackets(ns, dev) {
-  const line = ns.exec(['cat', '/proc/net/dev']).stdout.split('\n').find((l) => l.trim().startsWith(`${dev}:`));
+  const line = ns
+    .exec(['cat', '/proc/net/dev'])
+    .stdout.split('\n')
+    .find((l) => l.trim().startsWith(`${dev}:`));
   return Number(line.split(':')[1].trim().split(/\s+/)[1]);
 }
 function txPackets(ns, dev) {
-  const line = ns.exec(['cat', '/proc/net/dev']).stdout.split('\n').find((l) => l.trim().startsWith(`${dev}:`));
+  const line = ns
+    .exec(['cat', '/proc/net/dev'])
+    .stdout.split('\n')
+    .find((l) => l.trim().startsWith(`${dev}:`));
   return Number(line.split(':')[1].trim().split(/\s+/)[9]);
 }
 
@@ -50,7 +58,9 @@ function masqCount(rtr, impl) {
   for (const o of tables) {
     const r = o.rule;
     if (!r) continue;
-    const masq = r.expr.some((e) => e.masquerade !== undefined || (e.xt && e.xt.name === 'MASQUERADE'));
+    const masq = r.expr.some(
+      (e) => e.masquerade !== undefined || (e.xt && e.xt.name === 'MASQUERADE'),
+    );
     if (!masq) continue;
     if (impl === 'ours' && r.table !== 'ip-masq') continue;
     const c = r.expr.find((e) => e.counter);
@@ -66,12 +76,48 @@ async function main() {
   const src = netns('src');
   const rtr = netns('rtr');
   const sink = netns('sink');
-  const results = { fixedSource: Boolean(opt['fixed-source']), windowS: WINDOW_S, warmupS: WARMUP_S, reps: REPS, perN: {}, none: [], masq: [] };
+  const results = {
+    fixedSource: Boolean(opt['fixed-source']),
+    windowS: WINDOW_S,
+    warmupS: WARMUP_S,
+    reps: REPS,
+    perN: {},
+    none: [],
+    masq: [],
+  };
   let gen = null;
   try {
     const v = (a) => `v${a}${process.pid}`.slice(0, 15);
-    sh(['ip', 'link', 'add', v('s'), 'netns', src.name, 'type', 'veth', 'peer', 'name', v('r'), 'netns', rtr.name]);
-    sh(['ip', 'link', 'add', v('o'), 'netns', rtr.name, 'type', 'veth', 'peer', 'name', v('k'), 'netns', sink.name]);
+    sh([
+      'ip',
+      'link',
+      'add',
+      v('s'),
+      'netns',
+      src.name,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      v('r'),
+      'netns',
+      rtr.name,
+    ]);
+    sh([
+      'ip',
+      'link',
+      'add',
+      v('o'),
+      'netns',
+      rtr.name,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      v('k'),
+      'netns',
+      sink.name,
+    ]);
     src.exec(['ip', 'addr', 'add', '10.244.1.2/24', 'dev', v('s')]);
     src.exec(['ip', 'link', 'set', v('s'), 'up']);
     src.exec(['ip', 'route', 'add', 'default', 'via', '10.244.1.1']);
@@ -82,23 +128,74 @@ async function main() {
     rtr.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
     sink.exec(['ip', 'addr', 'add', '198.18.0.2/24', 'dev', v('k')]);
     sink.exec(['ip', 'link', 'set', v('k'), 'up']);
-    sink.exec(['nft', '-f', '-'], { input: `table netdev sink {\n chain in {\n  type filter hook ingress device "${v('k')}" priority 0; policy drop;\n }\n}\n` });
+    sink.exec(['nft', '-f', '-'], {
+      input: `table netdev sink {\n chain in {\n  type filter hook ingress device "${v('k')}" priority 0; policy drop;\n }\n}\n`,
+    });
     // Static neighbours: no ARP traffic in the measurement, no unresolved-neighbour queueing.
-    const mac = (ns, dev) => JSON.parse(ns.exec(['ip', '-j', 'link', 'show', dev]).stdout)[0].address;
-    src.exec(['ip', 'neigh', 'replace', '10.244.1.1', 'lladdr', mac(rtr, v('r')), 'dev', v('s'), 'nud', 'permanent']);
-    rtr.exec(['ip', 'neigh', 'replace', '198.18.0.2', 'lladdr', mac(sink, v('k')), 'dev', v('o'), 'nud', 'permanent']);
+    const mac = (ns, dev) =>
+      JSON.parse(ns.exec(['ip', '-j', 'link', 'show', dev]).stdout)[0].address;
+    src.exec([
+      'ip',
+      'neigh',
+      'replace',
+      '10.244.1.1',
+      'lladdr',
+      mac(rtr, v('r')),
+      'dev',
+      v('s'),
+      'nud',
+      'permanent',
+    ]);
+    rtr.exec([
+      'ip',
+      'neigh',
+      'replace',
+      '198.18.0.2',
+      'lladdr',
+      mac(sink, v('k')),
+      'dev',
+      v('o'),
+      'nud',
+      'permanent',
+    ]);
     // conntrack must exist in rtr before the sysctl does; any nat table loads it.
     rtr.exec(['nft', 'add', 'table', 'ip', 'warm']);
-    rtr.exec(['nft', 'add', 'chain', 'ip', 'warm', 'p', '{ type nat hook postrouting priority 200; }']);
+    rtr.exec([
+      'nft',
+      'add',
+      'chain',
+      'ip',
+      'warm',
+      'p',
+      '{ type nat hook postrouting priority 200; }',
+    ]);
     rtr.exec(['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_udp_timeout=1']);
     rtr.exec(['nft', 'delete', 'table', 'ip', 'warm']);
-    results.conntrackMax = Number(rtr.exec(['cat', '/proc/sys/net/netfilter/nf_conntrack_max']).stdout);
+    results.conntrackMax = Number(
+      rtr.exec(['cat', '/proc/sys/net/netfilter/nf_conntrack_max']).stdout,
+    );
 
     const measure = async (label) => {
       // Let the previous run's conntrack entries time out first.
       await sleep(1500);
       const rxStart = rxPackets(sink, v('k'));
-      gen = spawn('ip', ['netns', 'exec', src.name, 'hping3', '--udp', '--flood', ...(opt['fixed-source'] ? [] : ['--rand-source']), '-p', '9', '-q', '198.18.0.2'], { stdio: 'ignore' });
+      gen = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          src.name,
+          'hping3',
+          '--udp',
+          '--flood',
+          ...(opt['fixed-source'] ? [] : ['--rand-source']),
+          '-p',
+          '9',
+          '-q',
+          '198.18.0.2',
+        ],
+        { stdio: 'ignore' },
+      );
       await sleep(WARMUP_S * 1000);
       const rx0 = rxPackets(sink, v('k'));
       const tx0 = txPackets(src, v('s'));
@@ -111,8 +208,15 @@ async function main() {
       gen.kill('SIGINT');
       await new Promise((r) => (gen.exitCode !== null ? r() : gen.once('exit', r)));
       gen = null;
-      const r = { rxPerS: (rx1 - rx0) / dt, txPerS: (tx1 - tx0) / dt, conntrack: ct, rxTotal: rxPackets(sink, v('k')) - rxStart };
-      process.stderr.write(`  B2 ${label}: ${(r.rxPerS / 1000).toFixed(1)} k flows/s forwarded (generator ${(r.txPerS / 1000).toFixed(1)} k/s, conntrack ${ct})\n`);
+      const r = {
+        rxPerS: (rx1 - rx0) / dt,
+        txPerS: (tx1 - tx0) / dt,
+        conntrack: ct,
+        rxTotal: rxPackets(sink, v('k')) - rxStart,
+      };
+      process.stderr.write(
+        `  B2 ${label}: ${(r.rxPerS / 1000).toFixed(1)} k flows/s forwarded (generator ${(r.txPerS / 1000).toFixed(1)} k/s, conntrack ${ct})\n`,
+      );
       return r;
     };
 
@@ -121,13 +225,21 @@ async function main() {
     const confs = new Map();
     for (const n of N_LIST) {
       const conf = join(work, `config-${n}.yaml`);
-      writeFileSync(conf, `nonMasqueradeCIDRs:\n${cidrList(n).map((c) => `  - ${c}\n`).join('')}`);
+      writeFileSync(
+        conf,
+        `nonMasqueradeCIDRs:\n${cidrList(n)
+          .map((c) => `  - ${c}\n`)
+          .join('')}`,
+      );
       confs.set(n, conf);
       results.perN[n] = { ours: [], baseline: [] };
     }
     for (let rep = 0; rep < REPS; rep++) {
       results.none.push(await measure('no nat rules'));
-      rtr.exec(['nft', '-f', '-'], { input: 'table ip floor {\n chain p {\n  type nat hook postrouting priority 100;\n  counter masquerade fully-random\n }\n}\n' });
+      rtr.exec(['nft', '-f', '-'], {
+        input:
+          'table ip floor {\n chain p {\n  type nat hook postrouting priority 100;\n  counter masquerade fully-random\n }\n}\n',
+      });
       results.masq.push(await measure('masquerade only'));
       rtr.exec(['nft', 'delete', 'table', 'ip', 'floor']);
       for (const n of N_LIST) {
@@ -145,14 +257,19 @@ async function main() {
         b.newFlowFraction = b.masqueraded / b.rxTotal;
         r.baseline.push(b);
         rtr.exec(['nft', 'delete', 'table', 'ip', 'nat']);
-        if (o.masqueraded === 0 || b.masqueraded === 0) throw new Error(`N=${n}: no packet was masqueraded (ours ${o.masqueraded}, baseline ${b.masqueraded}): the setup is broken`);
+        if (o.masqueraded === 0 || b.masqueraded === 0)
+          throw new Error(
+            `N=${n}: no packet was masqueraded (ours ${o.masqueraded}, baseline ${b.masqueraded}): the setup is broken`,
+          );
       }
     }
     for (const n of N_LIST) {
       const r = results.perN[n];
       const med = (xs) => (stats(xs.map((x) => x.rxPerS)).p50 / 1000).toFixed(1);
       const frac = (xs) => Math.min(...xs.map((x) => x.newFlowFraction)).toFixed(3);
-      process.stderr.write(`  B2 N=${n}: ours ${med(r.ours)} k/s, baseline ${med(r.baseline)} k/s (masqueraded / forwarded ≥ ${frac(r.ours)} and ${frac(r.baseline)}: every packet a new flow)\n`);
+      process.stderr.write(
+        `  B2 N=${n}: ours ${med(r.ours)} k/s, baseline ${med(r.baseline)} k/s (masqueraded / forwarded ≥ ${frac(r.ours)} and ${frac(r.baseline)}: every packet a new flow)\n`,
+      );
     }
   } finally {
     if (gen) gen.kill('SIGKILL');

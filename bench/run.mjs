@@ -28,19 +28,75 @@ const SCENARIOS = [
   {
     id: 'apply-cost',
     what: 'B1 apply cost vs N (ours vs ip-masq-agent) + B5 unchanged-config resync',
-    argv: FULL ? ['bench/apply-cost.mjs', '--n', '1,64,1000,10000,100000', '--reps', '10', '--cli-reps', '5', '--noop', '20'] : ['bench/apply-cost.mjs', '--n', '1,64,1000', '--reps', '2', '--cli-reps', '1', '--noop', '3'],
+    argv: FULL
+      ? [
+          'bench/apply-cost.mjs',
+          '--n',
+          '1,64,1000,10000,100000',
+          '--reps',
+          '10',
+          '--cli-reps',
+          '5',
+          '--noop',
+          '20',
+        ]
+      : [
+          'bench/apply-cost.mjs',
+          '--n',
+          '1,64,1000',
+          '--reps',
+          '2',
+          '--cli-reps',
+          '1',
+          '--noop',
+          '3',
+        ],
   },
   {
     id: 'flow-rate',
     what: 'B2 new flows/s through a router namespace vs N (ours vs ip-masq-agent)',
-    argv: FULL ? ['bench/flow-rate.mjs', '--n', '64,1000,10000', '--reps', '3', '--window', '3'] : ['bench/flow-rate.mjs', '--n', '64,1000', '--reps', '1', '--window', '1', '--warmup', '0.5'],
+    argv: FULL
+      ? ['bench/flow-rate.mjs', '--n', '64,1000,10000', '--reps', '3', '--window', '3']
+      : [
+          'bench/flow-rate.mjs',
+          '--n',
+          '64,1000',
+          '--reps',
+          '1',
+          '--window',
+          '1',
+          '--warmup',
+          '0.5',
+        ],
   },
   {
     id: 'daemon-latency',
     what: 'B3 reload latency, B4 drift heal (table deleted), B5 RSS and start → READY (ip-masq run)',
     argv: FULL
-      ? ['bench/daemon-latency.mjs', '--edits', '200', '--drifts', '100', '--reconciles', '1000', '--starts', '20']
-      : ['bench/daemon-latency.mjs', '--edits', '8', '--drifts', '5', '--reconciles', '20', '--starts', '2', '--idle-ms', '300'],
+      ? [
+          'bench/daemon-latency.mjs',
+          '--edits',
+          '200',
+          '--drifts',
+          '100',
+          '--reconciles',
+          '1000',
+          '--starts',
+          '20',
+        ]
+      : [
+          'bench/daemon-latency.mjs',
+          '--edits',
+          '8',
+          '--drifts',
+          '5',
+          '--reconciles',
+          '20',
+          '--starts',
+          '2',
+          '--idle-ms',
+          '300',
+        ],
   },
   {
     id: 'flannel',
@@ -51,13 +107,25 @@ const SCENARIOS = [
   {
     id: 'config',
     what: 'config parse and CIDR collapse at 100,000 entries (vitest bench)',
-    cmd: (json) => ['npx', '--no-install', 'vitest', 'bench', '--run', 'bench/config.bench.ts', '--outputJson', json, ...(FULL ? [] : ['-t', 'collapseCidrs'])],
+    cmd: (json) => [
+      'npx',
+      '--no-install',
+      'vitest',
+      'bench',
+      '--run',
+      'bench/config.bench.ts',
+      '--outputJson',
+      json,
+      ...(FULL ? [] : ['-t', 'collapseCidrs']),
+    ],
   },
 ];
 
 function runScenario(s) {
   const json = join(OUT, `${s.id}.json`);
-  const argv = s.cmd ? s.cmd(json) : [process.execPath, ...s.argv, ...(s.text ? [] : ['--json', json])];
+  const argv = s.cmd
+    ? s.cmd(json)
+    : [process.execPath, ...s.argv, ...(s.text ? [] : ['--json', json])];
   return new Promise((resolve) => {
     const t0 = now();
     let stdout = '';
@@ -86,9 +154,15 @@ function runScenario(s) {
     child.on('error', (e) => resolve({ ok: false, error: e.message, ms: now() - t0 }));
     child.on('close', (status) => {
       const ms = now() - t0;
-      if (status !== 0) return resolve({ ok: false, error: `${argv.join(' ')} exited ${status}: ${stderr.slice(-800)}`, ms });
+      if (status !== 0)
+        return resolve({
+          ok: false,
+          error: `${argv.join(' ')} exited ${status}: ${stderr.slice(-800)}`,
+          ms,
+        });
       if (s.text) writeFileSync(join(OUT, `${s.id}.txt`), stdout);
-      if (!s.text && !existsSync(json)) return resolve({ ok: false, error: `${json} was not written`, ms });
+      if (!s.text && !existsSync(json))
+        return resolve({ ok: false, error: `${json} was not written`, ms });
       resolve({ ok: true, ms, data: s.text ? stdout : JSON.parse(readFileSync(json, 'utf8')) });
     });
   });
@@ -98,11 +172,14 @@ async function main() {
   if (opt['report-only']) {
     const { meta, results } = JSON.parse(readFileSync(join(OUT, `results-${mode}.json`), 'utf8'));
     const { mdPath, svgs } = writeReport({ meta, results, full: meta.mode === 'full' });
-    console.log(`bench: report → ${mdPath} (+ ${svgs.length} SVG plots) from ${meta.mode} results of ${meta.started}`);
+    console.log(
+      `bench: report → ${mdPath} (+ ${svgs.length} SVG plots) from ${meta.mode} results of ${meta.started}`,
+    );
     return;
   }
   if (process.getuid?.() !== 0) throw new Error('bench needs root: it creates network namespaces');
-  if (!existsSync(join(REPO, 'dist/ip-masq.js'))) throw new Error('dist/ip-masq.js missing: run make build');
+  if (!existsSync(join(REPO, 'dist/ip-masq.js')))
+    throw new Error('dist/ip-masq.js missing: run make build');
   mkdirSync(OUT, { recursive: true });
   const started = new Date();
   const machineBefore = machineInfo();
@@ -117,10 +194,21 @@ async function main() {
     results[s.id] = r;
     if (r.ok) passed++;
     else failed++;
-    console.log(`bench(${mode}): ${s.id} ${r.ok ? 'ok' : 'FAILED'} in ${(r.ms / 1000).toFixed(1)} s${r.ok ? '' : `: ${r.error}`}`);
+    console.log(
+      `bench(${mode}): ${s.id} ${r.ok ? 'ok' : 'FAILED'} in ${(r.ms / 1000).toFixed(1)} s${r.ok ? '' : `: ${r.error}`}`,
+    );
   }
-  const meta = { mode, started: started.toISOString(), elapsedS: (Date.now() - started.getTime()) / 1000, machine: machineBefore, loadAfter: machineInfo().load };
-  writeFileSync(join(OUT, `results-${mode}.json`), `${JSON.stringify({ meta, results }, null, 1)}\n`);
+  const meta = {
+    mode,
+    started: started.toISOString(),
+    elapsedS: (Date.now() - started.getTime()) / 1000,
+    machine: machineBefore,
+    loadAfter: machineInfo().load,
+  };
+  writeFileSync(
+    join(OUT, `results-${mode}.json`),
+    `${JSON.stringify({ meta, results }, null, 1)}\n`,
+  );
   // The report is a scenario too: the code that turns figures into tables and plots must run in CI.
   try {
     const { mdPath, svgs } = writeReport({ meta, results, full: FULL });

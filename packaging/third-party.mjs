@@ -23,7 +23,13 @@ for (const src of map.sources) {
 }
 
 // SPDX → DEP-5 short names (Debian calls MIT "Expat").
-const dep5Name = { MIT: 'Expat', ISC: 'ISC', 'BSD-2-Clause': 'BSD-2-clause', 'BSD-3-Clause': 'BSD-3-clause', 'Apache-2.0': 'Apache-2.0' };
+const dep5Name = {
+  MIT: 'Expat',
+  ISC: 'ISC',
+  'BSD-2-Clause': 'BSD-2-clause',
+  'BSD-3-Clause': 'BSD-3-clause',
+  'Apache-2.0': 'Apache-2.0',
+};
 const texts = new Map();
 const paragraphs = [];
 for (const [dir, name] of [...packages].sort((a, b) => a[1].localeCompare(b[1]))) {
@@ -31,23 +37,42 @@ for (const [dir, name] of [...packages].sort((a, b) => a[1].localeCompare(b[1]))
   const spdx = typeof pkg.license === 'string' ? pkg.license : pkg.license?.type;
   const license = dep5Name[spdx];
   if (!license) {
-    console.error(`third-party: ${name}@${pkg.version}: licence ${JSON.stringify(spdx)} has no mapping; add it to dep5Name`);
+    console.error(
+      `third-party: ${name}@${pkg.version}: licence ${JSON.stringify(spdx)} has no mapping; add it to dep5Name`,
+    );
     process.exit(1);
   }
   const licFile = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.md|\.txt)?$/i.test(f));
   const licText = licFile ? readFileSync(join(dir, licFile), 'utf8') : '';
-  const holders = licText.split('\n').map((l) => l.trim()).filter((l) => /^(\(c\)\s*)?copyright\b/i.test(l) && !/notice/i.test(l));
-  const copyright = holders.length ? holders.map((h) => h.replace(/^copyright\s*(\(c\))?\s*/i, '')) : [String(pkg.author?.name ?? pkg.author ?? `the ${name} authors`)];
-  paragraphs.push(`Files: node_modules/${name}/*\nComment: ${name} ${pkg.version}, bundled into /usr/lib/ip-masq/ip-masq.js\nCopyright: ${copyright.join('\n ')}\nLicense: ${license}`);
+  const holders = licText
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^(\(c\)\s*)?copyright\b/i.test(l) && !/notice/i.test(l));
+  const copyright = holders.length
+    ? holders.map((h) => h.replace(/^copyright\s*(\(c\))?\s*/i, ''))
+    : [String(pkg.author?.name ?? pkg.author ?? `the ${name} authors`)];
+  paragraphs.push(
+    `Files: node_modules/${name}/*\nComment: ${name} ${pkg.version}, bundled into /usr/lib/ip-masq/ip-masq.js\nCopyright: ${copyright.join('\n ')}\nLicense: ${license}`,
+  );
   if (license !== 'Apache-2.0' && !texts.has(license) && licText) {
     // the licence body without its own copyright lines, as DEP-5 wants one text per name
-    const body = licText.split('\n').filter((l) => !/^\s*(\(c\)\s*)?copyright\b/i.test(l.trim()) || /notice/i.test(l)).join('\n').trim();
+    const body = licText
+      .split('\n')
+      .filter((l) => !/^\s*(\(c\)\s*)?copyright\b/i.test(l.trim()) || /notice/i.test(l))
+      .join('\n')
+      .trim();
     const titled = body.replace(/^(the )?(mit|isc) licen[sc]e.*\n+/i, '');
     texts.set(license, titled);
   }
 }
 const out = [...paragraphs];
 for (const [name, text] of texts) {
-  out.push(`License: ${name}\n` + text.split('\n').map((l) => (l.trim() === '' ? ' .' : ' ' + l.trimEnd())).join('\n'));
+  out.push(
+    `License: ${name}\n` +
+      text
+        .split('\n')
+        .map((l) => (l.trim() === '' ? ' .' : ' ' + l.trimEnd()))
+        .join('\n'),
+  );
 }
 process.stdout.write(out.join('\n\n') + '\n');

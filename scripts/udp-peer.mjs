@@ -54,7 +54,9 @@ if (mode === 'serve') {
   };
   for (const address of addresses) {
     const sock = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
-    sock.on('message', (_msg, rinfo) => sock.send(`${rinfo.address} ${rinfo.port}`, rinfo.port, rinfo.address));
+    sock.on('message', (_msg, rinfo) =>
+      sock.send(`${rinfo.address} ${rinfo.port}`, rinfo.port, rinfo.address),
+    );
     sock.bind(port, address, ready);
     const server = net.createServer((conn) => conn.end(`${conn.remoteAddress} ${conn.remotePort}`));
     server.listen(port, address, ready);
@@ -93,7 +95,7 @@ if (mode === 'serve') {
   let failed = 0;
   const lines = [];
   // A few flows at a time: quick, and few enough that no reply is lost to a full socket buffer.
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const batch = Math.min(16, count - done);
     const answers = await Promise.all(Array.from({ length: batch }, flow));
     for (const answer of answers) {
@@ -108,6 +110,8 @@ if (mode === 'serve') {
     process.exit(1);
   }
 } else {
-  process.stderr.write('usage: udp-peer.mjs serve PORT ADDR... | ask HOST PORT [TRIES] | serve-ports PORT ADDR... | flows udp|tcp HOST PORT COUNT\n');
+  process.stderr.write(
+    'usage: udp-peer.mjs serve PORT ADDR... | ask HOST PORT [TRIES] | serve-ports PORT ADDR... | flows udp|tcp HOST PORT COUNT\n',
+  );
   process.exit(2);
 }

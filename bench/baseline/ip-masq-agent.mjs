@@ -6,11 +6,24 @@ import { run } from '../lib/common.mjs';
 
 export const CHAIN = 'IP-MASQ-AGENT';
 const NOMASQ_COMMENT = 'ip-masq-agent: local traffic is not subject to MASQUERADE';
-const MASQ_COMMENT = 'ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)';
+const MASQ_COMMENT =
+  'ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)';
 const JUMP_COMMENT = `ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom ${CHAIN} chain`;
 
 /** The POSTROUTING jump rule's arguments (after `-t nat -C|-A POSTROUTING`), one argv element per word; the comment is one element, unquoted (main.go:382). */
-export const JUMP_ARGS = ['-m', 'comment', '--comment', JUMP_COMMENT, '-m', 'addrtype', '!', '--dst-type', 'LOCAL', '-j', CHAIN];
+export const JUMP_ARGS = [
+  '-m',
+  'comment',
+  '--comment',
+  JUMP_COMMENT,
+  '-m',
+  'addrtype',
+  '!',
+  '--dst-type',
+  'LOCAL',
+  '-j',
+  CHAIN,
+];
 
 /**
  * The iptables-restore --noflush input of one sync (main.go:306-328): the chain line (which
@@ -22,7 +35,11 @@ export function restoreText(cidrs, { masqLinkLocal = false } = {}) {
   const ret = (cidr) => `-A ${CHAIN} -m comment --comment "${NOMASQ_COMMENT}" -d ${cidr} -j RETURN`;
   if (!masqLinkLocal) lines.push(ret('169.254.0.0/16'));
   for (const c of cidrs) if (!c.includes(':')) lines.push(ret(c));
-  lines.push(`-A ${CHAIN} -m comment --comment "${MASQ_COMMENT}" -j MASQUERADE --random-fully`, 'COMMIT', '');
+  lines.push(
+    `-A ${CHAIN} -m comment --comment "${MASQ_COMMENT}" -j MASQUERADE --random-fully`,
+    'COMMIT',
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -37,10 +54,30 @@ export async function sync(cidrs, { prefix = [], masqLinkLocal = false } = {}) {
   const n = await run([...prefix, 'iptables', '-w', '5', '-t', 'nat', '-N', CHAIN]);
   if (n.status !== 0 && n.status !== 1) throw new Error(`iptables -N ${CHAIN}: ${n.stderr}`);
   t.ensureChainMs = n.ms;
-  const c = await run([...prefix, 'iptables', '-w', '5', '-C', 'POSTROUTING', '-t', 'nat', ...JUMP_ARGS]);
+  const c = await run([
+    ...prefix,
+    'iptables',
+    '-w',
+    '5',
+    '-C',
+    'POSTROUTING',
+    '-t',
+    'nat',
+    ...JUMP_ARGS,
+  ]);
   t.ensureRuleMs = c.ms;
   if (c.status !== 0) {
-    const a = await run([...prefix, 'iptables', '-w', '5', '-A', 'POSTROUTING', '-t', 'nat', ...JUMP_ARGS]);
+    const a = await run([
+      ...prefix,
+      'iptables',
+      '-w',
+      '5',
+      '-A',
+      'POSTROUTING',
+      '-t',
+      'nat',
+      ...JUMP_ARGS,
+    ]);
     if (a.status !== 0) throw new Error(`iptables -A POSTROUTING: ${a.stderr}`);
     t.ensureRuleMs += a.ms;
   }

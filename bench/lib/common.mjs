@@ -9,9 +9,14 @@ export const now = () => performance.now();
 
 /** Runs argv synchronously; throws with stderr on a non-zero exit unless `ok` lists the status. */
 export function sh(argv, { input, ok = [0] } = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { input: input ?? '', encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(argv[0], argv.slice(1), {
+    input: input ?? '',
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (r.error) throw new Error(`${argv.join(' ')}: ${r.error.message}`);
-  if (!ok.includes(r.status)) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.trim().slice(0, 2000)}`);
+  if (!ok.includes(r.status))
+    throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr.trim().slice(0, 2000)}`);
   return r;
 }
 
@@ -19,7 +24,10 @@ export function sh(argv, { input, ok = [0] } = {}) {
 export function run(argv, { input, env } = {}) {
   return new Promise((resolve, reject) => {
     const t0 = now();
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: env ?? process.env,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -56,7 +64,10 @@ export function netns(label) {
     exec: (argv, opts) => sh(['ip', 'netns', 'exec', name, ...argv], opts),
     dispose() {
       live.delete(ns);
-      const pids = spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+      const pids =
+        spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' })
+          .stdout?.split('\n')
+          .filter(Boolean) ?? [];
       for (const pid of pids) spawnSync('kill', ['-9', pid]);
       spawnSync('ip', ['netns', 'del', name]);
     },

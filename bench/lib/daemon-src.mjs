@@ -51,7 +51,12 @@ export function timedClient(NftClient, options) {
   for (const method of ['list', 'applyBatch']) {
     const orig = client[method].bind(client);
     client[method] = async (...a) => {
-      const rec = { method, what: method === 'list' ? a[0].join(' ') : 'batch', t0: performance.now(), t1: NaN };
+      const rec = {
+        method,
+        what: method === 'list' ? a[0].join(' ') : 'batch',
+        t0: performance.now(),
+        t1: NaN,
+      };
       calls.push(rec);
       try {
         return await orig(...a);

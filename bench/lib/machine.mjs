@@ -10,7 +10,10 @@ const out = (argv) => {
 };
 
 export function machineInfo() {
-  const model = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const model =
+    /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ??
+    cpus()[0]?.model ??
+    'unknown';
   return {
     nproc: Number(out(['nproc'])),
     cpuModel: model.trim(),

@@ -116,6 +116,8 @@ export function reportError(verbName: string, e: unknown, io: CliIo): number {
     io.stderr(`ip-masq ${verbName}: ${e.message}\n`);
     return e.exitCode;
   }
-  io.stderr(`ip-masq ${verbName}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  io.stderr(
+    `ip-masq ${verbName}: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   return ExitCode.FAILURE;
 }

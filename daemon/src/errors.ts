@@ -71,7 +71,11 @@ export function formatConfigIssue(issue: ConfigIssue): string {
 export class ConfigError extends IpMasqError {
   readonly issues: readonly ConfigIssue[];
 
-  constructor(issues: readonly ConfigIssue[], code: 'CONFIG_INVALID' | 'CONFIG_UNREADABLE' = 'CONFIG_INVALID', options?: { cause?: unknown }) {
+  constructor(
+    issues: readonly ConfigIssue[],
+    code: 'CONFIG_INVALID' | 'CONFIG_UNREADABLE' = 'CONFIG_INVALID',
+    options?: { cause?: unknown },
+  ) {
     super(code, issues.map(formatConfigIssue).join('\n'), options);
     this.name = 'ConfigError';
     this.issues = issues;
@@ -92,7 +96,13 @@ export class NftError extends IpMasqError {
   constructor(
     code: 'NFT_NOT_FOUND' | 'NFT_NO_JSON' | 'NFT_PERMISSION' | 'NFT_FAILED',
     message: string,
-    details: { argv: readonly string[]; exitStatus: number | null; stderr: string; input?: string; cause?: unknown },
+    details: {
+      argv: readonly string[];
+      exitStatus: number | null;
+      stderr: string;
+      input?: string;
+      cause?: unknown;
+    },
   ) {
     super(code, message, { cause: details.cause });
     this.name = 'NftError';

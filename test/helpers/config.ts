@@ -13,5 +13,10 @@ export function cidr(text: string): Cidr {
 export function makeConfig(overrides: Partial<Omit<Config, 'collapsed'>> = {}): Config {
   const base = defaultConfig();
   const nonMasqueradeCIDRs = overrides.nonMasqueradeCIDRs ?? base.nonMasqueradeCIDRs;
-  return { ...base, ...overrides, nonMasqueradeCIDRs, collapsed: collapseCidrs(nonMasqueradeCIDRs.map(cidr)) };
+  return {
+    ...base,
+    ...overrides,
+    nonMasqueradeCIDRs,
+    collapsed: collapseCidrs(nonMasqueradeCIDRs.map(cidr)),
+  };
 }

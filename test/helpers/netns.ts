@@ -99,13 +99,36 @@ export async function link(
   const id = (counter++).toString(36);
   const aIf = `v${id}a`;
   const bIf = `v${id}b`;
-  await mustExec(['ip', 'link', 'add', aIf, 'netns', a.name, 'type', 'veth', 'peer', 'name', bIf, 'netns', b.name]);
+  await mustExec([
+    'ip',
+    'link',
+    'add',
+    aIf,
+    'netns',
+    a.name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    bIf,
+    'netns',
+    b.name,
+  ]);
   for (const [ns, ifn, addr] of [
     [a, aIf, aAddr],
     [b, bIf, bAddr],
   ] as const) {
     const family = addr.includes(':') ? ['-6'] : [];
-    await ns.mustExec(['ip', ...family, 'addr', 'add', addr, 'dev', ifn, ...(addr.includes(':') ? ['nodad'] : [])]);
+    await ns.mustExec([
+      'ip',
+      ...family,
+      'addr',
+      'add',
+      addr,
+      'dev',
+      ifn,
+      ...(addr.includes(':') ? ['nodad'] : []),
+    ]);
     await ns.mustExec(['ip', 'link', 'set', ifn, 'up']);
   }
   return { aIf, bIf };

@@ -9,7 +9,12 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { bundleBuilt, DaemonSandbox, waitFor, type DaemonChild } from '../reliability/daemon-harness.js';
+import {
+  bundleBuilt,
+  DaemonSandbox,
+  waitFor,
+  type DaemonChild,
+} from '../reliability/daemon-harness.js';
 
 let sandbox: DaemonSandbox;
 let daemon: DaemonChild | null = null;
@@ -29,7 +34,10 @@ afterAll(async () => {
 
 /** Waits until the kernel's nomasq set is exactly `want`. */
 async function setIs(want: string[]): Promise<void> {
-  await waitFor(`nomasq = ${want.join(', ')}`, async () => JSON.stringify(await sandbox.nomasq()) === JSON.stringify(want));
+  await waitFor(
+    `nomasq = ${want.join(', ')}`,
+    async () => JSON.stringify(await sandbox.nomasq()) === JSON.stringify(want),
+  );
 }
 
 function writeDropIn(name: string, text: string): string {
@@ -70,20 +78,35 @@ describe('drop-ins with the real daemon', () => {
     writeDropIn('.10-vpc.yaml.swp', '\u0000binary swap\u0000');
     writeDropIn('10-vpc.yaml~', 'nonMasqueradeCIDRs: [not a cidr]\n');
     await daemon!.settledAfter(mark);
-    expect(daemon!.lines.slice(0).some((l) => typeof l.msg === 'string' && l.msg.startsWith('config invalid'))).toBe(false);
+    expect(
+      daemon!.lines
+        .slice(0)
+        .some((l) => typeof l.msg === 'string' && l.msg.startsWith('config invalid')),
+    ).toBe(false);
     expect(await sandbox.nomasq()).toEqual(['10.0.0.0/8', '192.0.2.0/24', '203.0.113.0/24']);
   });
 
   it('a key set in two files keeps the working rules and the log names both files', async () => {
     const from = daemon!.lines.length;
-    const conflict = writeDropIn('30-conflict.yaml', 'masqLinkLocal: true\nnonMasqueradeCIDRs: [172.16.0.0/12]\n');
-    const line = await daemon!.waitForLine('config invalid', (l) => typeof l.msg === 'string' && l.msg.startsWith('config invalid'), from);
-    expect(line.msg).toContain(`${conflict}:1:1: masqLinkLocal: also set in ${sandbox.configPath}:2:1`);
+    const conflict = writeDropIn(
+      '30-conflict.yaml',
+      'masqLinkLocal: true\nnonMasqueradeCIDRs: [172.16.0.0/12]\n',
+    );
+    const line = await daemon!.waitForLine(
+      'config invalid',
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('config invalid'),
+      from,
+    );
+    expect(line.msg).toContain(
+      `${conflict}:1:1: masqLinkLocal: also set in ${sandbox.configPath}:2:1`,
+    );
     expect(await sandbox.nomasq()).toEqual(['10.0.0.0/8', '192.0.2.0/24', '203.0.113.0/24']);
     // `ip-masq check` says the same, naming both files.
     const check = await cli('check', '--config', sandbox.configPath);
     expect(check.code).toBe(6);
-    expect(check.stderr).toContain(`${conflict}:1:1: masqLinkLocal: also set in ${sandbox.configPath}:2:1`);
+    expect(check.stderr).toContain(
+      `${conflict}:1:1: masqLinkLocal: also set in ${sandbox.configPath}:2:1`,
+    );
     rmSync(conflict);
     await setIs(['10.0.0.0/8', '192.0.2.0/24', '203.0.113.0/24']);
     await daemon!.waitForLine('config valid again', (l) => l.msg === 'config valid again', from);
@@ -92,7 +115,9 @@ describe('drop-ins with the real daemon', () => {
   it('check --json names the file of each CIDR', async () => {
     const r = await cli('check', '--json', '--config', sandbox.configPath);
     expect(r.code).toBe(0);
-    const json = JSON.parse(r.stdout) as { sources: { nonMasqueradeCIDRs: Array<{ cidr: string; file: string; line: number }> } };
+    const json = JSON.parse(r.stdout) as {
+      sources: { nonMasqueradeCIDRs: Array<{ cidr: string; file: string; line: number }> };
+    };
     expect(json.sources.nonMasqueradeCIDRs).toEqual([
       { cidr: '10.0.0.0/8', file: sandbox.configPath, line: 1 },
       { cidr: '203.0.113.0/24', file: join(dropDir, '10-vpc.yaml'), line: 1 },
@@ -107,7 +132,9 @@ describe('drop-ins with the real daemon', () => {
     daemon = await sandbox.start();
     await daemon.ready();
     await setIs(['10.0.0.0/8', '192.0.2.0/24', '203.0.113.0/24']);
-    const warned = daemon.find((l) => typeof l.msg === 'string' && l.msg.includes('applying the last good config'));
+    const warned = daemon.find(
+      (l) => typeof l.msg === 'string' && l.msg.includes('applying the last good config'),
+    );
     expect(warned).toBeDefined();
     writeDropIn('20-lab.yml', 'nonMasqueradeCIDRs: [192.0.2.0/25]\n');
     await setIs(['10.0.0.0/8', '192.0.2.0/25', '203.0.113.0/24']);

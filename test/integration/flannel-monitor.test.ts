@@ -9,7 +9,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NftClient } from '../../daemon/src/nft/client.js';
-import { isFlannelMasqueradeEvent, FlannelReaddTracker } from '../../daemon/src/flannel/episodes.js';
+import {
+  isFlannelMasqueradeEvent,
+  FlannelReaddTracker,
+} from '../../daemon/src/flannel/episodes.js';
 import { removeFlannelMasquerade } from '../../daemon/src/flannel/remove.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { Netns, canUseNetns } from '../helpers/netns.js';
@@ -19,15 +22,26 @@ import { flanneldReadd, iptablesSaveRules, nsMust } from '../fixtures/flannel/bu
 const FIXTURE = fileURLToPath(new URL('../fixtures/flannel/monitor-readd.ndjson', import.meta.url));
 const CAPTURE = process.env['IPMASQ_CAPTURE_FIXTURES'] === '1';
 const scenario = SCENARIOS.find((s) => s.name === 'current-dualstack') as FlannelScenario;
-const facts = resolveFlannelFacts({ clusterCIDR: [], nodeSubnet: [] }, { text: scenario.subnetEnv, path: 'p' }).facts;
+const facts = resolveFlannelFacts(
+  { clusterCIDR: [], nodeSubnet: [] },
+  { text: scenario.subnetEnv, path: 'p' },
+).facts;
 const cleanup: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
 /** A running `nft -j monitor rules` with its lines, plus a way to wait for a marker event. */
-async function startMonitor(ns: Netns): Promise<{ lines: string[]; child: ChildProcess; waitFor: (pred: (l: string) => boolean, what: string) => Promise<void> }> {
-  const child = spawn('ip', ['netns', 'exec', ns.name, 'nft', '-j', 'monitor', 'rules'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startMonitor(
+  ns: Netns,
+): Promise<{
+  lines: string[];
+  child: ChildProcess;
+  waitFor: (pred: (l: string) => boolean, what: string) => Promise<void>;
+}> {
+  const child = spawn('ip', ['netns', 'exec', ns.name, 'nft', '-j', 'monitor', 'rules'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   cleanup.push(() => void child.kill());
   const lines: string[] = [];
   const waiters: { pred: (l: string) => boolean; resolve: () => void }[] = [];
@@ -39,7 +53,8 @@ async function startMonitor(ns: Netns): Promise<{ lines: string[]; child: ChildP
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       lines.push(line);
-      for (const w of [...waiters]) if (w.pred(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+      for (const w of [...waiters])
+        if (w.pred(line)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
     }
   });
   const waitFor = (pred: (l: string) => boolean, what: string): Promise<void> =>
@@ -51,7 +66,10 @@ async function startMonitor(ns: Netns): Promise<{ lines: string[]; child: ChildP
   // The monitor subscribes asynchronously: add sentinel rules until one is seen.
   await nsMust(ns, ['nft', 'add table ip sentinel; add chain ip sentinel c']);
   let seen = false;
-  void waitFor((l) => l.includes('"sentinel"'), 'the sentinel').then(() => (seen = true), () => undefined);
+  void waitFor((l) => l.includes('"sentinel"'), 'the sentinel').then(
+    () => (seen = true),
+    () => undefined,
+  );
   for (let i = 0; i < 100 && !seen; i++) {
     await nsMust(ns, ['nft', 'add rule ip sentinel c counter']);
     await new Promise((r) => setTimeout(r, 50));
@@ -62,8 +80,10 @@ async function startMonitor(ns: Netns): Promise<{ lines: string[]; child: ChildP
 
 async function flannelReadd(ns: Netns): Promise<void> {
   for (const step of scenario.steps) {
-    if ('ip' in step) await nsMust(ns, ['iptables-restore', '--noflush', '--wait'], restoreText(step.ip));
-    else if ('ip6' in step) await nsMust(ns, ['ip6tables-restore', '--noflush', '--wait'], restoreText(step.ip6));
+    if ('ip' in step)
+      await nsMust(ns, ['iptables-restore', '--noflush', '--wait'], restoreText(step.ip));
+    else if ('ip6' in step)
+      await nsMust(ns, ['ip6tables-restore', '--noflush', '--wait'], restoreText(step.ip6));
   }
 }
 
@@ -78,7 +98,12 @@ describe.runIf(canUseNetns())('flannel re-add seen through nft -j monitor', () =
     await mon.waitFor((l) => l.includes('"end"'), 'the end marker');
     const events = mon.lines.slice(from).filter((l) => !l.includes('"sentinel"'));
     if (CAPTURE || !existsSync(FIXTURE)) writeFileSync(FIXTURE, events.join('\n') + '\n');
-    else expect(events).toEqual(readFileSync(FIXTURE, 'utf8').split('\n').filter((l) => l !== ''));
+    else
+      expect(events).toEqual(
+        readFileSync(FIXTURE, 'utf8')
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
     const hits = events.filter((l) => isFlannelMasqueradeEvent(l, facts, { enableIPv6: true }));
     expect(hits).toHaveLength(4);
     await ns.dispose();
@@ -92,7 +117,10 @@ describe.runIf(canUseNetns())('flannel re-add seen through nft -j monitor', () =
     await flannelReadd(ns);
     const tracker = new FlannelReaddTracker();
     tracker.record((await removeFlannelMasquerade(client, facts, opts)).length, Date.now());
-    const clean = { ip: await iptablesSaveRules(ns, 'ip'), ip6: await iptablesSaveRules(ns, 'ip6') };
+    const clean = {
+      ip: await iptablesSaveRules(ns, 'ip'),
+      ip6: await iptablesSaveRules(ns, 'ip6'),
+    };
 
     const mon = await startMonitor(ns);
     // The daemon's loop in miniature: a flannel event triggers one (serialized) removal pass.
@@ -104,7 +132,10 @@ describe.runIf(canUseNetns())('flannel re-add seen through nft -j monitor', () =
       handled = mon.lines.length;
       if (!fresh.some((l) => isFlannelMasqueradeEvent(l, facts, opts))) return;
       pass = pass.then(async () => {
-        const v = tracker.record((await removeFlannelMasquerade(client, facts, opts)).length, Date.now());
+        const v = tracker.record(
+          (await removeFlannelMasquerade(client, facts, opts)).length,
+          Date.now(),
+        );
         if (v.warning) warnings.push(v.warning);
       });
     };
@@ -115,12 +146,18 @@ describe.runIf(canUseNetns())('flannel re-add seen through nft -j monitor', () =
       // Wait (bounded) until the monitor-driven pass has deleted the re-added rules.
       for (let i = 0; i < 200; i++) {
         await pass;
-        const now = { ip: await iptablesSaveRules(ns, 'ip'), ip6: await iptablesSaveRules(ns, 'ip6') };
+        const now = {
+          ip: await iptablesSaveRules(ns, 'ip'),
+          ip6: await iptablesSaveRules(ns, 'ip6'),
+        };
         if (JSON.stringify(now) === JSON.stringify(clean)) break;
         await new Promise((r) => setTimeout(r, 25));
       }
       await pass;
-      expect({ ip: await iptablesSaveRules(ns, 'ip'), ip6: await iptablesSaveRules(ns, 'ip6') }).toEqual(clean);
+      expect({
+        ip: await iptablesSaveRules(ns, 'ip'),
+        ip6: await iptablesSaveRules(ns, 'ip6'),
+      }).toEqual(clean);
     }
     expect(warnings).toHaveLength(1);
     expect(tracker.snapshot(Date.now())).toMatchObject({ episodes: 1, leftoverRules: 4 });

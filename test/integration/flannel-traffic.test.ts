@@ -20,7 +20,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, canUseNetns, mustExec } from '../helpers/netns.js';
 import { SCENARIOS, type FlannelScenario } from '../fixtures/flannel/scenarios.js';
-import { buildScenario, flanneldReadd, nsExec, nsMust, rulesetOf } from '../fixtures/flannel/build.js';
+import {
+  buildScenario,
+  flanneldReadd,
+  nsExec,
+  nsMust,
+  rulesetOf,
+} from '../fixtures/flannel/build.js';
 import type { FlannelFixture } from '../fixtures/flannel/scenarios.js';
 import { readFileSync } from 'node:fs';
 
@@ -29,7 +35,12 @@ const BUNDLE = join(REPO, 'dist/ip-masq.js');
 const PEER = join(REPO, 'scripts/udp-peer.mjs');
 const FIXTURES = join(REPO, 'test/fixtures/flannel');
 const PORT = '7777';
-const TRAFFIC_SCENARIOS = ['v0.10-postrouting', 'current-dualstack', 'nftables-mode', 'kube-docker-cni-node'];
+const TRAFFIC_SCENARIOS = [
+  'v0.10-postrouting',
+  'current-dualstack',
+  'nftables-mode',
+  'kube-docker-cni-node',
+];
 
 const ADDR = {
   pod4: '10.244.1.2',
@@ -64,7 +75,11 @@ afterAll(async () => {
 });
 
 async function serve(ns: Netns, servers: ChildProcess[], addrs: string[]): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, PEER, 'serve', PORT, ...addrs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', ns.name, process.execPath, PEER, 'serve', PORT, ...addrs],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   servers.push(child);
   await new Promise<void>((resolve, reject) => {
     child.on('exit', (c) => reject(new Error(`udp peer in ${ns.name} exited ${c}`)));
@@ -73,35 +88,93 @@ async function serve(ns: Netns, servers: ChildProcess[], addrs: string[]): Promi
 }
 
 async function veth(a: Netns, aIf: string, b: Netns, bIf: string): Promise<void> {
-  await mustExec(['ip', 'link', 'add', aIf, 'netns', a.name, 'type', 'veth', 'peer', 'name', bIf, 'netns', b.name]);
+  await mustExec([
+    'ip',
+    'link',
+    'add',
+    aIf,
+    'netns',
+    a.name,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    bIf,
+    'netns',
+    b.name,
+  ]);
   await nsMust(a, ['ip', 'link', 'set', aIf, 'up']);
   await nsMust(b, ['ip', 'link', 'set', bIf, 'up']);
 }
 
 async function buildNode(s: FlannelScenario): Promise<Node> {
-  const [pod, node, up, rpod] = await Promise.all([Netns.create('tpod'), Netns.create('tnode'), Netns.create('tup'), Netns.create('trpod')]);
+  const [pod, node, up, rpod] = await Promise.all([
+    Netns.create('tpod'),
+    Netns.create('tnode'),
+    Netns.create('tup'),
+    Netns.create('trpod'),
+  ]);
   const dir = mkdtempSync(join(tmpdir(), 'ipm-traffic-'));
   const n: Node = { pod, node, up, rpod, dir, config: join(dir, 'config.yaml'), servers: [] };
   nodes.push(n);
-  const sh = (ns: Netns, cmds: string[]): Promise<unknown> => Promise.all(cmds.map((c) => nsMust(ns, ['sh', '-c', c])));
+  const sh = (ns: Netns, cmds: string[]): Promise<unknown> =>
+    Promise.all(cmds.map((c) => nsMust(ns, ['sh', '-c', c])));
 
   await veth(pod, 'eth0', node, 'cni0');
   await veth(rpod, 'eth0', node, 'flannel1');
   await veth(node, 'eth0', up, 'eth0');
   await sh(node, ['sysctl -qw net.ipv4.ip_forward=1', 'sysctl -qw net.ipv6.conf.all.forwarding=1']);
   for (const [ns, cmds] of [
-    [pod, ['ip addr add 10.244.1.2/24 dev eth0', 'ip -6 addr add fd00:10:244:1::2/64 dev eth0 nodad']],
-    [rpod, ['ip addr add 10.244.2.5/24 dev eth0', 'ip -6 addr add fd00:10:244:2::5/64 dev eth0 nodad']],
-    [node, ['ip addr add 10.244.1.1/24 dev cni0', 'ip -6 addr add fd00:10:244:1::1/64 dev cni0 nodad', 'ip addr add 10.244.2.1/24 dev flannel1', 'ip -6 addr add fd00:10:244:2::1/64 dev flannel1 nodad', 'ip addr add 192.0.2.1/24 dev eth0', 'ip -6 addr add 2001:db8:1::1/64 dev eth0 nodad']],
-    [up, ['ip addr add 192.0.2.2/24 dev eth0', 'ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad', `ip addr add ${ADDR.vpc4}/32 dev lo`, `ip addr add ${ADDR.out4}/32 dev lo`, `ip -6 addr add ${ADDR.vpc6}/128 dev lo`, `ip -6 addr add ${ADDR.out6}/128 dev lo`]],
+    [
+      pod,
+      ['ip addr add 10.244.1.2/24 dev eth0', 'ip -6 addr add fd00:10:244:1::2/64 dev eth0 nodad'],
+    ],
+    [
+      rpod,
+      ['ip addr add 10.244.2.5/24 dev eth0', 'ip -6 addr add fd00:10:244:2::5/64 dev eth0 nodad'],
+    ],
+    [
+      node,
+      [
+        'ip addr add 10.244.1.1/24 dev cni0',
+        'ip -6 addr add fd00:10:244:1::1/64 dev cni0 nodad',
+        'ip addr add 10.244.2.1/24 dev flannel1',
+        'ip -6 addr add fd00:10:244:2::1/64 dev flannel1 nodad',
+        'ip addr add 192.0.2.1/24 dev eth0',
+        'ip -6 addr add 2001:db8:1::1/64 dev eth0 nodad',
+      ],
+    ],
+    [
+      up,
+      [
+        'ip addr add 192.0.2.2/24 dev eth0',
+        'ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad',
+        `ip addr add ${ADDR.vpc4}/32 dev lo`,
+        `ip addr add ${ADDR.out4}/32 dev lo`,
+        `ip -6 addr add ${ADDR.vpc6}/128 dev lo`,
+        `ip -6 addr add ${ADDR.out6}/128 dev lo`,
+      ],
+    ],
   ] as const) {
     for (const c of cmds) await nsMust(ns, ['sh', '-c', c]);
   }
-  await sh(pod, ['ip route add default via 10.244.1.1', 'ip -6 route add default via fd00:10:244:1::1']);
-  await sh(rpod, ['ip route add default via 10.244.2.1', 'ip -6 route add default via fd00:10:244:2::1']);
-  await sh(node, ['ip route add default via 192.0.2.2', 'ip -6 route add default via 2001:db8:1::2']);
+  await sh(pod, [
+    'ip route add default via 10.244.1.1',
+    'ip -6 route add default via fd00:10:244:1::1',
+  ]);
+  await sh(rpod, [
+    'ip route add default via 10.244.2.1',
+    'ip -6 route add default via fd00:10:244:2::1',
+  ]);
+  await sh(node, [
+    'ip route add default via 192.0.2.2',
+    'ip -6 route add default via 2001:db8:1::2',
+  ]);
   // The VPC routes the pod network back to the node (pods are routable, as in a cloud VPC).
-  await sh(up, ['ip route add 10.244.0.0/16 via 192.0.2.1', 'ip -6 route add fd00:10:244::/56 via 2001:db8:1::1']);
+  await sh(up, [
+    'ip route add 10.244.0.0/16 via 192.0.2.1',
+    'ip -6 route add fd00:10:244::/56 via 2001:db8:1::1',
+  ]);
 
   await buildScenario(node, s);
   writeFileSync(join(dir, 'subnet.env'), s.subnetEnv);
@@ -129,14 +202,18 @@ async function seen(n: Node, dst: string): Promise<string> {
   return (await nsMust(n.pod, [process.execPath, PEER, 'ask', dst, PORT, '10'])).trim();
 }
 
-async function ipMasq(n: Node, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+async function ipMasq(
+  n: Node,
+  ...args: string[]
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return nsExec(n.node, [process.execPath, BUNDLE, ...args, '--config', n.config]);
 }
 
 /** The ruleset without our own tables: what must survive except flannel's MASQUERADE rules. */
 const foreign = (r: Record<string, unknown>[]): Record<string, unknown>[] =>
   r.filter((o) => {
-    const x = (o['table'] ?? o['chain'] ?? o['rule'] ?? o['set']) as { table?: string; name?: string } | undefined;
+    const x = (o['table'] ?? o['chain'] ?? o['rule'] ?? o['set']) as
+      { table?: string; name?: string } | undefined;
     return !(x && (x.table === 'ip-masq' || ('table' in o && x.name === 'ip-masq')));
   });
 
@@ -166,7 +243,9 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
       const r = await ipMasq(n, 'apply');
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`deleted ${fx.flannelMasquerade.length} flannel MASQUERADE rules`));
+      expect(r.stdout).toMatch(
+        new RegExp(`deleted ${fx.flannelMasquerade.length} flannel MASQUERADE rules`),
+      );
 
       expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
       expect(await seen(n, ADDR.out4)).toBe(ADDR.node4);
@@ -181,7 +260,12 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
       const gone = fx.flannelMasquerade;
       const expected = before.filter((o) => {
         const rule = o['rule'] as { family: string; table: string; handle: number } | undefined;
-        return !(rule && gone.some((g) => g.family === rule.family && g.table === rule.table && g.handle === rule.handle));
+        return !(
+          rule &&
+          gone.some(
+            (g) => g.family === rule.family && g.table === rule.table && g.handle === rule.handle,
+          )
+        );
       });
       expect(foreign(await rulesetOf(n.node))).toEqual(expected);
       expect((await nsExec(n.node, ['iptables-save'])).status).toBe(0);
@@ -195,7 +279,13 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
   it('control: without flannel facts (no subnet.env) the same config NATs pod → pod, so the exclusions above are what kept it', async () => {
     const s = SCENARIOS.find((x) => x.name === 'current-no-random') as FlannelScenario;
     const n = await buildNode(s);
-    writeFileSync(n.config, readFileSync(n.config, 'utf8').replace(join(n.dir, 'subnet.env'), join(n.dir, 'no-such-subnet.env')));
+    writeFileSync(
+      n.config,
+      readFileSync(n.config, 'utf8').replace(
+        join(n.dir, 'subnet.env'),
+        join(n.dir, 'no-such-subnet.env'),
+      ),
+    );
     expect((await ipMasq(n, 'apply')).status).toBe(0);
     expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
     expect(await seen(n, ADDR.rpod4)).toBe('10.244.2.1');
@@ -213,9 +303,23 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
       if (!('ip' in step) && !('ip6' in step)) continue;
       const t = 'ip' in step ? step.ip : step.ip6;
       const lines = t.nat.map((l) => l.replace(/^M /, ''));
-      const present = new Set((await nsMust(n.node, ['ip' in step ? 'iptables-save' : 'ip6tables-save', '-t', 'nat'])).split('\n'));
-      const text = ['*nat', ...lines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')), ...lines, 'COMMIT', ''].join('\n');
-      await nsMust(n.node, ['ip' in step ? 'iptables-restore' : 'ip6tables-restore', '--noflush', '--wait'], text);
+      const present = new Set(
+        (
+          await nsMust(n.node, ['ip' in step ? 'iptables-save' : 'ip6tables-save', '-t', 'nat'])
+        ).split('\n'),
+      );
+      const text = [
+        '*nat',
+        ...lines.filter((l) => present.has(l)).map((l) => l.replace(/^-A /, '-D ')),
+        ...lines,
+        'COMMIT',
+        '',
+      ].join('\n');
+      await nsMust(
+        n.node,
+        ['ip' in step ? 'iptables-restore' : 'ip6tables-restore', '--noflush', '--wait'],
+        text,
+      );
     }
     // flannel's chain runs at priority 100, before ours (110): its MASQUERADE wins again.
     expect(await seen(n, ADDR.vpc4)).toBe(ADDR.node4);
@@ -226,23 +330,51 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
     expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
     expect(await seen(n, ADDR.vpc6)).toBe(ADDR.pod6);
     expect(await seen(n, ADDR.out4)).toBe(ADDR.node4);
-    const strip = (t: string): string => t.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/, '')).join('\n');
+    const strip = (t: string): string =>
+      t
+        .split('\n')
+        .filter((l) => !l.startsWith('#'))
+        .map((l) => l.replace(/\[\d+:\d+\]/, ''))
+        .join('\n');
     expect(strip(await nsMust(n.node, ['iptables-save', '-t', 'nat']))).toBe(strip(clean));
   });
 
   it('with `ip-masq run` (the daemon) on the node: every flanneld re-add is undone, new flows stay correct, one warning', async () => {
     const s = SCENARIOS.find((x) => x.name === 'current-dualstack') as FlannelScenario;
     const n = await buildNode(s);
-    const daemon = spawn('ip', ['netns', 'exec', n.node.name, process.execPath, BUNDLE, 'run', '--config', n.config, '--state-dir', join(n.dir, 'state')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const daemon = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        n.node.name,
+        process.execPath,
+        BUNDLE,
+        'run',
+        '--config',
+        n.config,
+        '--state-dir',
+        join(n.dir, 'state'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     n.servers.push(daemon);
     let log = '';
     daemon.stdout?.setEncoding('utf8').on('data', (d: string) => (log += d));
     daemon.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
     const masqCount = async (): Promise<number> =>
-      (await nsMust(n.node, ['iptables-save', '-t', 'nat'])).split('\n').filter((l) => l.startsWith('-A FLANNEL-POSTRTG') && l.includes('MASQUERADE')).length;
+      (await nsMust(n.node, ['iptables-save', '-t', 'nat']))
+        .split('\n')
+        .filter((l) => l.startsWith('-A FLANNEL-POSTRTG') && l.includes('MASQUERADE')).length;
     /** Polls (bounded) until the daemon has deleted flannel's MASQUERADE rules. */
     const settled = async (): Promise<void> => {
-      for (let i = 0; i < 200 && ((await masqCount()) > 0 || (await nsExec(n.node, ['nft', 'list', 'table', 'ip', 'ip-masq'])).status !== 0); i++) {
+      for (
+        let i = 0;
+        i < 200 &&
+        ((await masqCount()) > 0 ||
+          (await nsExec(n.node, ['nft', 'list', 'table', 'ip', 'ip-masq'])).status !== 0);
+        i++
+      ) {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(await masqCount()).toBe(0);
@@ -252,7 +384,10 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
 
     for (let round = 0; round < 3; round++) {
       // flanneld's ipTablesCleanAndBuild for both families.
-      await flanneldReadd(n.node, s, { ip: (await nsMust(n.node, ['iptables-save', '-t', 'nat'])).split('\n'), ip6: (await nsMust(n.node, ['ip6tables-save', '-t', 'nat'])).split('\n') });
+      await flanneldReadd(n.node, s, {
+        ip: (await nsMust(n.node, ['iptables-save', '-t', 'nat'])).split('\n'),
+        ip6: (await nsMust(n.node, ['ip6tables-save', '-t', 'nat'])).split('\n'),
+      });
       await settled();
       expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
       expect(await seen(n, ADDR.vpc6)).toBe(ADDR.pod6);
@@ -263,10 +398,28 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
     // The last round's counters may be written a moment after the rules are gone: poll.
     // 3 rounds × 2 MASQUERADE rules × 2 families; the IPv4 and IPv6 restores of one round may
     // land in one removal pass or two, so count rules, not passes.
-    type DaemonStatus = { flannel: { readds: number; readdRules: number; episodes: number; leftoverRules: number } } | null;
+    type DaemonStatus = {
+      flannel: { readds: number; readdRules: number; episodes: number; leftoverRules: number };
+    } | null;
     let daemonStatus: DaemonStatus = null;
     for (let i = 0; i < 100 && (daemonStatus?.flannel.readdRules ?? 0) < 12; i++) {
-      const st = spawnSync('ip', ['netns', 'exec', n.node.name, process.execPath, BUNDLE, 'status', '--json', '--config', n.config, '--state-dir', join(n.dir, 'state')], { encoding: 'utf8' });
+      const st = spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          n.node.name,
+          process.execPath,
+          BUNDLE,
+          'status',
+          '--json',
+          '--config',
+          n.config,
+          '--state-dir',
+          join(n.dir, 'state'),
+        ],
+        { encoding: 'utf8' },
+      );
       daemonStatus = st.stdout ? (JSON.parse(st.stdout) as { daemon: DaemonStatus }).daemon : null;
       if ((daemonStatus?.flannel.readdRules ?? 0) < 12) await new Promise((r) => setTimeout(r, 50));
     }

@@ -9,7 +9,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition, type Exposition } from '../helpers/prom.js';
-import { bundleBuilt, DaemonSandbox, waitFor, type DaemonChild } from '../reliability/daemon-harness.js';
+import {
+  bundleBuilt,
+  DaemonSandbox,
+  waitFor,
+  type DaemonChild,
+} from '../reliability/daemon-harness.js';
 
 let sandbox: DaemonSandbox;
 let daemon: DaemonChild | null = null;
@@ -57,7 +62,10 @@ describe('metrics with the real daemon', () => {
     sandbox.writeConfig(config());
     daemon = await sandbox.start();
     await daemon.ready();
-    const e = await textfileWhere('a changed pass', (x) => x.value('ip_masq_reconciles_total', { result: 'changed' }) >= 1);
+    const e = await textfileWhere(
+      'a changed pass',
+      (x) => x.value('ip_masq_reconciles_total', { result: 'changed' }) >= 1,
+    );
     expect(e.value('ip_masq_config_valid')).toBe(1);
     expect(e.value('ip_masq_nonmasquerade_cidrs', { stage: 'configured' })).toBe(3);
     expect(e.value('ip_masq_nonmasquerade_cidrs', { stage: 'collapsed' })).toBe(2);
@@ -90,14 +98,19 @@ describe('metrics with the real daemon', () => {
   it('a deleted table is a drift repair', async () => {
     const before = textfile().value('ip_masq_drift_repairs_total');
     await sandbox.ns.mustExec(['nft', 'delete', 'table', 'ip', 'ip-masq']);
-    await textfileWhere('a drift repair', (x) => x.value('ip_masq_drift_repairs_total') === before + 1);
+    await textfileWhere(
+      'a drift repair',
+      (x) => x.value('ip_masq_drift_repairs_total') === before + 1,
+    );
     expect(await sandbox.nomasq()).toEqual(['10.0.0.0/8', '198.51.100.0/24']);
   });
 
   it('an invalid config: config_valid 0 and invalid_config counted; valid again: 1', async () => {
     sandbox.writeConfig(config('masqLinkLocal: yes\n'));
     const e = await textfileWhere('config_valid 0', (x) => x.value('ip_masq_config_valid') === 0);
-    expect(e.value('ip_masq_reconciles_total', { result: 'invalid_config' })).toBeGreaterThanOrEqual(1);
+    expect(
+      e.value('ip_masq_reconciles_total', { result: 'invalid_config' }),
+    ).toBeGreaterThanOrEqual(1);
     sandbox.writeConfig(config());
     await textfileWhere('config_valid 1', (x) => x.value('ip_masq_config_valid') === 1);
   });
@@ -105,17 +118,29 @@ describe('metrics with the real daemon', () => {
   it('a failing nft counts errors by kind', async () => {
     sandbox.breakNft();
     sandbox.writeConfig(config('masqLinkLocal: true\n'));
-    const e = await textfileWhere('an nft error', (x) => x.value('ip_masq_nft_errors_total', { kind: 'failed' }) >= 1);
+    const e = await textfileWhere(
+      'an nft error',
+      (x) => x.value('ip_masq_nft_errors_total', { kind: 'failed' }) >= 1,
+    );
     expect(e.value('ip_masq_reconciles_total', { result: 'error' })).toBeGreaterThanOrEqual(1);
     sandbox.fixNft();
     sandbox.writeConfig(config());
-    await textfileWhere('success after the fix', (x) => x.value('ip_masq_last_success_timestamp_seconds') > e.value('ip_masq_last_success_timestamp_seconds'));
+    await textfileWhere(
+      'success after the fix',
+      (x) =>
+        x.value('ip_masq_last_success_timestamp_seconds') >
+        e.value('ip_masq_last_success_timestamp_seconds'),
+    );
   });
 
   it('moving the listener closes the old port; dropping textfileDir removes the file', async () => {
-    sandbox.writeConfig(`nonMasqueradeCIDRs: [10.0.0.0/8]\nmetrics:\n  listen: "127.0.0.1:${PORT + 1}"\n`);
+    sandbox.writeConfig(
+      `nonMasqueradeCIDRs: [10.0.0.0/8]\nmetrics:\n  listen: "127.0.0.1:${PORT + 1}"\n`,
+    );
     const moved = await waitFor('the new port', () => scrape(PORT + 1).catch(() => undefined));
-    expect(parseExposition(moved.body).value('ip_masq_nonmasquerade_cidrs', { stage: 'configured' })).toBe(1);
+    expect(
+      parseExposition(moved.body).value('ip_masq_nonmasquerade_cidrs', { stage: 'configured' }),
+    ).toBe(1);
     await expect(scrape(PORT)).rejects.toThrow(/ECONNREFUSED/);
     await waitFor('the textfile removed', () => !existsSync(join(textDir, 'ip_masq.prom')));
   });
@@ -123,14 +148,21 @@ describe('metrics with the real daemon', () => {
   it('a non-loopback listen address is accepted with a warning', async () => {
     const from = daemon!.lines.length;
     sandbox.writeConfig(`metrics:\n  listen: "0.0.0.0:${PORT + 2}"\n`);
-    const warn = await daemon!.waitForLine('the warning', (l) => typeof l.msg === 'string' && l.msg.includes('is not a loopback address'), from);
+    const warn = await daemon!.waitForLine(
+      'the warning',
+      (l) => typeof l.msg === 'string' && l.msg.includes('is not a loopback address'),
+      from,
+    );
     expect(warn.msg).toContain(`0.0.0.0:${PORT + 2}`);
     expect((await scrape(PORT + 2)).status).toBe(200);
   });
 
   it('without metrics: in the config the daemon listens on nothing', async () => {
     sandbox.writeConfig('nonMasqueradeCIDRs: [10.0.0.0/8]\n');
-    await waitFor('no listening socket', async () => (await sandbox.ns.mustExec(['ss', '-Hltun'])).trim() === '');
+    await waitFor(
+      'no listening socket',
+      async () => (await sandbox.ns.mustExec(['ss', '-Hltun'])).trim() === '',
+    );
     await daemon!.stop();
     daemon = await sandbox.start();
     await daemon.ready();

@@ -37,7 +37,11 @@ beforeAll(async () => {
   await outside.mustExec(['ip', 'route', 'add', '10.244.0.0/16', 'via', NODE_IP]);
   client = new NftClient({ argv: node.nftArgv() });
 
-  server = spawn('ip', ['netns', 'exec', outside.name, process.execPath, PEER, 'serve-ports', String(PORT), OUTSIDE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn(
+    'ip',
+    ['netns', 'exec', outside.name, process.execPath, PEER, 'serve-ports', String(PORT), OUTSIDE],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   await new Promise<void>((resolve, reject) => {
     server!.stdout!.setEncoding('utf8').on('data', (d: string) => d.includes('ready') && resolve());
     server!.on('exit', (code) => reject(new Error(`peer server exited ${code}`)));
@@ -54,8 +58,19 @@ afterAll(async () => {
 });
 
 /** `count` new flows from the pod; each answer is what the outside host saw. */
-async function flows(proto: 'udp' | 'tcp', count: number): Promise<Array<{ address: string; port: number }>> {
-  const out = await pod.mustExec([process.execPath, PEER, 'flows', proto, OUTSIDE, String(PORT), String(count)]);
+async function flows(
+  proto: 'udp' | 'tcp',
+  count: number,
+): Promise<Array<{ address: string; port: number }>> {
+  const out = await pod.mustExec([
+    process.execPath,
+    PEER,
+    'flows',
+    proto,
+    OUTSIDE,
+    String(PORT),
+    String(count),
+  ]);
   return out
     .trim()
     .split('\n')
@@ -75,9 +90,15 @@ describe('toPorts (real nft, real packets)', () => {
     expect((await reconcile({ client }, config)).changed).toBe(true);
     const text = await node.mustExec(['nft', 'list', 'chain', 'ip', 'ip-masq', 'postrouting']);
     // 100 of 1100 ports: the first range takes 100/1100 of new flows, the rest go to the second.
-    expect(text).toMatch(/meta l4proto \{ tcp, udp, sctp \} numgen random mod 1100 < 100 counter packets \d+ bytes \d+ masquerade to :20000-20099 fully-random/);
-    expect(text).toMatch(/meta l4proto \{ tcp, udp, sctp \} counter packets \d+ bytes \d+ masquerade to :40000-40999 fully-random/);
-    expect(text).toMatch(/\n\s+counter packets \d+ bytes \d+ masquerade fully-random comment "ip-masq: outbound traffic/);
+    expect(text).toMatch(
+      /meta l4proto \{ tcp, udp, sctp \} numgen random mod 1100 < 100 counter packets \d+ bytes \d+ masquerade to :20000-20099 fully-random/,
+    );
+    expect(text).toMatch(
+      /meta l4proto \{ tcp, udp, sctp \} counter packets \d+ bytes \d+ masquerade to :40000-40999 fully-random/,
+    );
+    expect(text).toMatch(
+      /\n\s+counter packets \d+ bytes \d+ masquerade fully-random comment "ip-masq: outbound traffic/,
+    );
     expect(await reconcile({ client }, config)).toMatchObject({ changed: false, transactions: 0 });
   });
 
@@ -93,7 +114,9 @@ describe('toPorts (real nft, real packets)', () => {
       await reconcile({ client }, config);
       expect((await reconcile({ client }, config)).changed).toBe(false);
     }
-    expect(await node.mustExec(['nft', 'list', 'chain', 'ip6', 'ip-masq', 'postrouting'])).toMatch(/numgen random mod 61744 < 28976 counter packets \d+ bytes \d+ masquerade to :1024-29999 fully-random/);
+    expect(await node.mustExec(['nft', 'list', 'chain', 'ip6', 'ip-masq', 'postrouting'])).toMatch(
+      /numgen random mod 61744 < 28976 counter packets \d+ bytes \d+ masquerade to :1024-29999 fully-random/,
+    );
   });
 
   it('UDP flows leave from the node address with a source port in one of the ranges, both ranges used', async () => {
@@ -102,7 +125,9 @@ describe('toPorts (real nft, real packets)', () => {
     expect(seen).toHaveLength(200);
     for (const s of seen) {
       expect(s.address).toBe(NODE_IP);
-      expect((s.port >= 20000 && s.port <= 20099) || (s.port >= 40000 && s.port <= 40999)).toBe(true);
+      expect((s.port >= 20000 && s.port <= 20099) || (s.port >= 40000 && s.port <= 40999)).toBe(
+        true,
+      );
     }
     // Expected 200 × 1/11 ≈ 18 in the small range; none at all has probability (10/11)^200 < 1e-8.
     const small = seen.filter((s) => s.port < 30000).length;
@@ -128,13 +153,19 @@ describe('toPorts (real nft, real packets)', () => {
     expect(echo.stdout + echo.stderr).toMatch(/1 packets received/);
     expect(await lastRuleCount()).toBe(before + 1);
     const tracked = await node.mustExec(['conntrack', '-L', '-p', 'icmp']).catch(() => '');
-    expect(tracked).toMatch(new RegExp(`src=10\\.244\\.1\\.2 dst=${OUTSIDE.replace(/\./g, '\\.')} .* src=${OUTSIDE.replace(/\./g, '\\.')} dst=${NODE_IP.replace(/\./g, '\\.')}`));
+    expect(tracked).toMatch(
+      new RegExp(
+        `src=10\\.244\\.1\\.2 dst=${OUTSIDE.replace(/\./g, '\\.')} .* src=${OUTSIDE.replace(/\./g, '\\.')} dst=${NODE_IP.replace(/\./g, '\\.')}`,
+      ),
+    );
   });
 });
 
 /** Packets counted by the plain masquerade rule (the chain's last rule). */
 async function lastRuleCount(): Promise<number> {
-  const listing = JSON.parse(await node.mustExec(['nft', '-j', 'list', 'chain', 'ip', 'ip-masq', 'postrouting'])) as {
+  const listing = JSON.parse(
+    await node.mustExec(['nft', '-j', 'list', 'chain', 'ip', 'ip-masq', 'postrouting']),
+  ) as {
     nftables: Array<{ rule?: { expr: Array<{ counter?: { packets: number } }> } }>;
   };
   const rules = listing.nftables.flatMap((o) => (o.rule ? [o.rule] : []));

@@ -33,7 +33,12 @@ async function differenceFrom(sb: DaemonSandbox, text: string): Promise<string |
   const plan = buildPlan(config);
   const table = plan.tables.find((t) => t.family === 'ip') ?? null;
   const r = await sb.ns.exec(['nft', '-j', 'list', 'table', 'ip', 'ip-masq']);
-  const listing = r.status === 0 ? ((JSON.parse(r.stdout) as { nftables: NftListing }).nftables.filter((o) => !('metainfo' in o)) as NftListing) : null;
+  const listing =
+    r.status === 0
+      ? ((JSON.parse(r.stdout) as { nftables: NftListing }).nftables.filter(
+          (o) => !('metainfo' in o),
+        ) as NftListing)
+      : null;
   return tableDifference(table ? expectedState(table) : null, liveState(listing, 'ip'));
 }
 
@@ -68,13 +73,19 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon convergence', () => {
       if (ahead > 0) await sleep(ahead);
     }
     const writingMs = Date.now() - started;
-    await waitFor('the last content live', async () => (await differenceFrom(sb, last)) === null, 30_000);
+    await waitFor(
+      'the last content live',
+      async () => (await differenceFrom(sb, last)) === null,
+      30_000,
+    );
     const mark = daemon.passesStarted();
     await daemon.settledAfter(mark - 1);
     expect(await differenceFrom(sb, last)).toBeNull();
     expect(await sb.nomasq()).toEqual(['10.3.231.0/24', '198.18.0.0/15']);
     expect(daemon.alive).toBe(true);
-    console.log(`1,000 writes in ${writingMs} ms → ${daemon.passesStarted()} passes, ${daemon.count((l) => l.msg === 'applied ruleset')} applies`);
+    console.log(
+      `1,000 writes in ${writingMs} ms → ${daemon.passesStarted()} passes, ${daemon.count((l) => l.msg === 'applied ruleset')} applies`,
+    );
     expect(await daemon.stop()).toBe(0);
     daemon = null;
   });
@@ -98,15 +109,26 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon convergence', () => {
         await daemon.kill();
         kills++;
         // Whatever the moment, the kernel holds one complete ruleset: the old or the new one.
-        const [vsPrev, vsCur] = [await differenceFrom(sb, previous), await differenceFrom(sb, current)];
-        expect(vsPrev === null || vsCur === null, `after kill #${kills} at apply ${i}: ${vsPrev} / ${vsCur}`).toBe(true);
+        const [vsPrev, vsCur] = [
+          await differenceFrom(sb, previous),
+          await differenceFrom(sb, current),
+        ];
+        expect(
+          vsPrev === null || vsCur === null,
+          `after kill #${kills} at apply ${i}: ${vsPrev} / ${vsCur}`,
+        ).toBe(true);
         // The persisted last good config is never torn.
         const stateFile = `${sb.stateDir}/last-good-config.json`;
-        if (existsSync(stateFile)) expect(() => JSON.parse(readFileSync(stateFile, 'utf8'))).not.toThrow();
+        if (existsSync(stateFile))
+          expect(() => JSON.parse(readFileSync(stateFile, 'utf8'))).not.toThrow();
         daemon = await sb.start();
         await daemon.ready();
       }
-      await waitFor(`apply ${i} live`, async () => (await differenceFrom(sb, current)) === null, 30_000);
+      await waitFor(
+        `apply ${i} live`,
+        async () => (await differenceFrom(sb, current)) === null,
+        30_000,
+      );
       previous = current;
     }
     expect(kills).toBeGreaterThan(20);

@@ -4,7 +4,15 @@
  * says it did. All waits poll a condition with a generous timeout; nothing asserts a duration.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Netns } from '../helpers/netns.js';
@@ -12,7 +20,8 @@ import { Netns } from '../helpers/netns.js';
 export const BUNDLE = resolve('dist/ip-masq.js');
 
 /** The real nft (the wrapper must not find itself on PATH). */
-const REAL_NFT = spawnSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).stdout.trim() || '/usr/sbin/nft';
+const REAL_NFT =
+  spawnSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).stdout.trim() || '/usr/sbin/nft';
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
@@ -20,7 +29,12 @@ export function bundleBuilt(): boolean {
   return existsSync(BUNDLE);
 }
 
-export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 20): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  everyMs = 20,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -31,7 +45,10 @@ export async function waitFor<T>(what: string, probe: () => T | Promise<T>, time
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -89,7 +106,10 @@ export class DaemonSandbox {
 
   /** nft fails like a kernel without nf_tables would. */
   breakNft(): void {
-    writeFileSync(this.nftWrapper, '#!/bin/sh\necho "Error: Could not process rule: Operation not supported" >&2\nexit 1\n');
+    writeFileSync(
+      this.nftWrapper,
+      '#!/bin/sh\necho "Error: Could not process rule: Operation not supported" >&2\nexit 1\n',
+    );
     chmodSync(this.nftWrapper, 0o755);
   }
 
@@ -99,31 +119,48 @@ export class DaemonSandbox {
   }
 
   notifications(): string[] {
-    return existsSync(this.notifyLog) ? readFileSync(this.notifyLog, 'utf8').split('\n').filter(Boolean) : [];
+    return existsSync(this.notifyLog)
+      ? readFileSync(this.notifyLog, 'utf8').split('\n').filter(Boolean)
+      : [];
   }
 
   /** `nft -j list ruleset` with counters zeroed (traffic is not what we compare). */
   async rulesetText(): Promise<string> {
     const out = await this.ns.mustExec(['nft', '-j', 'list', 'ruleset']);
-    return out.replace(/"counter": \{"packets": \d+, "bytes": \d+\}/g, '"counter": {"packets": 0, "bytes": 0}');
+    return out.replace(
+      /"counter": \{"packets": \d+, "bytes": \d+\}/g,
+      '"counter": {"packets": 0, "bytes": 0}',
+    );
   }
 
   /** Elements of our nomasq set as nft prints them, or null when the table is missing. */
   async nomasq(family: 'ip' | 'ip6' = 'ip'): Promise<string[] | null> {
     const r = await this.ns.exec(['nft', '-j', 'list', 'table', family, 'ip-masq']);
     if (r.status !== 0) return null;
-    const objs = (JSON.parse(r.stdout) as { nftables: Array<Record<string, { name?: string; elem?: unknown[] }>> }).nftables;
+    const objs = (
+      JSON.parse(r.stdout) as {
+        nftables: Array<Record<string, { name?: string; elem?: unknown[] }>>;
+      }
+    ).nftables;
     const set = objs.find((o) => o.set?.name === 'nomasq')?.set;
-    return (set?.elem ?? []).map((e) => (typeof e === 'string' ? `${e}/32` : `${(e as { prefix: { addr: string; len: number } }).prefix.addr}/${(e as { prefix: { len: number } }).prefix.len}`));
+    return (set?.elem ?? []).map((e) =>
+      typeof e === 'string'
+        ? `${e}/32`
+        : `${(e as { prefix: { addr: string; len: number } }).prefix.addr}/${(e as { prefix: { len: number } }).prefix.len}`,
+    );
   }
 
-  async start(options: { extraArgs?: string[]; capNetAdminOnly?: boolean; env?: Record<string, string> } = {}): Promise<DaemonChild> {
+  async start(
+    options: { extraArgs?: string[]; capNetAdminOnly?: boolean; env?: Record<string, string> } = {},
+  ): Promise<DaemonChild> {
     return DaemonChild.start(this, options);
   }
 
   async dispose(): Promise<void> {
     // SIGKILLed daemons leave their `nft monitor` child behind: it would outlive the namespace.
-    const pids = spawnSync('ip', ['netns', 'pids', this.ns.name], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    const pids = spawnSync('ip', ['netns', 'pids', this.ns.name], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean);
     for (const pid of pids) spawnSync('kill', ['-9', pid]);
     await this.ns.dispose();
     rmSync(this.root, { recursive: true, force: true });
@@ -165,17 +202,31 @@ export class DaemonChild {
     );
   }
 
-  static async start(sandbox: DaemonSandbox, options: { extraArgs?: string[]; capNetAdminOnly?: boolean; env?: Record<string, string> }): Promise<DaemonChild> {
+  static async start(
+    sandbox: DaemonSandbox,
+    options: { extraArgs?: string[]; capNetAdminOnly?: boolean; env?: Record<string, string> },
+  ): Promise<DaemonChild> {
     // Without CAP_DAC_OVERRIDE root cannot read a mode-000 file: that is how "unreadable" is provoked.
-    const priv = options.capNetAdminOnly ? ['setpriv', '--bounding-set=-all,+net_admin', '--inh-caps=-all', '--'] : [];
+    const priv = options.capNetAdminOnly
+      ? ['setpriv', '--bounding-set=-all,+net_admin', '--inh-caps=-all', '--']
+      : [];
     const argv = [
-      'ip', 'netns', 'exec', sandbox.ns.name,
+      'ip',
+      'netns',
+      'exec',
+      sandbox.ns.name,
       ...priv,
-      process.execPath, BUNDLE, 'run',
-      '--config', sandbox.configPath,
-      '--state-dir', sandbox.stateDir,
-      '--nft', sandbox.nftWrapper,
-      '--log-level', 'debug',
+      process.execPath,
+      BUNDLE,
+      'run',
+      '--config',
+      sandbox.configPath,
+      '--state-dir',
+      sandbox.stateDir,
+      '--nft',
+      sandbox.nftWrapper,
+      '--log-level',
+      'debug',
       ...(options.extraArgs ?? []),
     ];
     const child = spawn(argv[0]!, argv.slice(1), {
@@ -202,11 +253,23 @@ export class DaemonChild {
   }
 
   /** Waits for a log line (searching from index `from`). */
-  async waitForLine(what: string, pred: (l: LogLine) => boolean, from = 0, timeoutMs = 20_000): Promise<LogLine> {
-    return waitFor(what, () => {
-      if (!this.alive) throw new Error(`daemon exited (${this.exitCode ?? this.exitSignal}): ${this.stderr.join('').slice(-2000)}`);
-      return this.lines.slice(from).find(pred);
-    }, timeoutMs);
+  async waitForLine(
+    what: string,
+    pred: (l: LogLine) => boolean,
+    from = 0,
+    timeoutMs = 20_000,
+  ): Promise<LogLine> {
+    return waitFor(
+      what,
+      () => {
+        if (!this.alive)
+          throw new Error(
+            `daemon exited (${this.exitCode ?? this.exitSignal}): ${this.stderr.join('').slice(-2000)}`,
+          );
+        return this.lines.slice(from).find(pred);
+      },
+      timeoutMs,
+    );
   }
 
   ready(): Promise<LogLine> {
@@ -223,26 +286,39 @@ export class DaemonChild {
    * no further pass is running: the daemon has seen everything done before the mark.
    */
   async settledAfter(mark: number, timeoutMs = 20_000): Promise<LogLine> {
-    return waitFor(`a finished pass after #${mark}`, () => {
-      if (!this.alive) throw new Error(`daemon exited (${this.exitCode ?? this.exitSignal}): ${this.stderr.join('').slice(-2000)}`);
-      const done = this.lines.filter((l) => l.msg === 'pass done');
-      const started = this.passesStarted();
-      const last = done[done.length - 1];
-      return last && (last.pass as number) > mark && (last.pass as number) === started ? last : undefined;
-    }, timeoutMs);
+    return waitFor(
+      `a finished pass after #${mark}`,
+      () => {
+        if (!this.alive)
+          throw new Error(
+            `daemon exited (${this.exitCode ?? this.exitSignal}): ${this.stderr.join('').slice(-2000)}`,
+          );
+        const done = this.lines.filter((l) => l.msg === 'pass done');
+        const started = this.passesStarted();
+        const last = done[done.length - 1];
+        return last && (last.pass as number) > mark && (last.pass as number) === started
+          ? last
+          : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** Waits until the daemon has logged nothing for `quietMs` (e.g. the echo of its own apply). */
   async quiet(quietMs = 300, timeoutMs = 20_000): Promise<void> {
     let count = this.lines.length;
     let since = Date.now();
-    await waitFor(`${quietMs} ms without a log line`, () => {
-      if (this.lines.length !== count) {
-        count = this.lines.length;
-        since = Date.now();
-      }
-      return Date.now() - since >= quietMs;
-    }, timeoutMs);
+    await waitFor(
+      `${quietMs} ms without a log line`,
+      () => {
+        if (this.lines.length !== count) {
+          count = this.lines.length;
+          since = Date.now();
+        }
+        return Date.now() - since >= quietMs;
+      },
+      timeoutMs,
+    );
   }
 
   signal(sig: NodeJS.Signals): void {

@@ -48,13 +48,17 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon vs hostile config files',
   }
 
   it('logged every rejection at error level with the file and a located reason', () => {
-    const errors = daemon.lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('config invalid'));
+    const errors = daemon.lines.filter(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('config invalid'),
+    );
     expect(errors.length).toBeGreaterThan(30);
     for (const e of errors) {
       expect(e.level).toBe(50);
       expect((e.issues as string[])[0]).toContain(sb.configPath);
     }
-    expect(errors.some((e) => /config\.yaml:\d+:\d+: /.test((e.issues as string[])[0]!))).toBe(true);
+    expect(errors.some((e) => /config\.yaml:\d+:\d+: /.test((e.issues as string[])[0]!))).toBe(
+      true,
+    );
   });
 
   it('applies the next valid file and then persists it', async () => {

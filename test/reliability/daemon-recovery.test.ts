@@ -17,7 +17,8 @@ const A = ['10.0.0.0/8', '198.18.0.0/15'];
 const B = ['192.0.2.0/24'];
 const DEFAULTS = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
 
-const same = (a: string[] | null, b: string[]) => a !== null && JSON.stringify(a) === JSON.stringify(b);
+const same = (a: string[] | null, b: string[]) =>
+  a !== null && JSON.stringify(a) === JSON.stringify(b);
 
 describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
   let sb: DaemonSandbox;
@@ -41,12 +42,16 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
 
   it('sends READY=1 with a STATUS after the first apply, STATUS on changes, STOPPING on SIGTERM, exits 0 and leaves the rules', async () => {
     daemon = await startWith(CONFIG_A);
-    await waitFor('READY', () => sb.notifications().some((n) => n.startsWith('READY=1 STATUS=enforcing')));
+    await waitFor('READY', () =>
+      sb.notifications().some((n) => n.startsWith('READY=1 STATUS=enforcing')),
+    );
     const readyLine = sb.notifications().find((n) => n.startsWith('READY=1'))!;
     expect(readyLine).toBe(`READY=1 STATUS=enforcing ${sb.configPath}, generation 1`);
     sb.writeConfig(CONFIG_B);
     await waitFor('B live', async () => same(await sb.nomasq(), B));
-    await waitFor('STATUS generation 2', () => sb.notifications().includes(`STATUS=enforcing ${sb.configPath}, generation 2`));
+    await waitFor('STATUS generation 2', () =>
+      sb.notifications().includes(`STATUS=enforcing ${sb.configPath}, generation 2`),
+    );
     const before = await sb.rulesetText();
     expect(await daemon.stop()).toBe(0);
     expect(await sb.rulesetText()).toBe(before);
@@ -67,8 +72,17 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
       const healthy = await sb.rulesetText();
       const from = daemon.lines.length;
       await sb.ns.mustExec(argv);
-      await waitFor(`restored after ${argv.join(' ')}`, async () => (await sb.rulesetText()).replace(/"handle": \d+/g, '') === healthy.replace(/"handle": \d+/g, ''));
-      const audit = await daemon.waitForLine('the audit event', (l) => l.msg === 'applied ruleset', from);
+      await waitFor(
+        `restored after ${argv.join(' ')}`,
+        async () =>
+          (await sb.rulesetText()).replace(/"handle": \d+/g, '') ===
+          healthy.replace(/"handle": \d+/g, ''),
+      );
+      const audit = await daemon.waitForLine(
+        'the audit event',
+        (l) => l.msg === 'applied ruleset',
+        from,
+      );
       expect(audit).toMatchObject({ trigger: 'drift', generation: expect.any(Number) });
       expect(typeof audit.reason).toBe('string');
     }
@@ -85,17 +99,31 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
       breakIt();
       const from = daemon.lines.length;
       sb.writeConfig(CONFIG_B);
-      const failure = await daemon.waitForLine('reconcile failed', (l) => typeof l.msg === 'string' && l.msg.startsWith('reconcile failed'), from);
+      const failure = await daemon.waitForLine(
+        'reconcile failed',
+        (l) => typeof l.msg === 'string' && l.msg.startsWith('reconcile failed'),
+        from,
+      );
       expect(failure.level).toBe(50);
-      await waitFor('STATUS says nft is failing', () => sb.notifications().some((n) => n.startsWith('STATUS=nft failing')));
+      await waitFor('STATUS says nft is failing', () =>
+        sb.notifications().some((n) => n.startsWith('STATUS=nft failing')),
+      );
       expect(same(await sb.nomasq(), A)).toBe(true);
       // Someone flushes meanwhile: nothing the daemon can do until nft works again.
       await sb.ns.mustExec(['nft', 'flush', 'ruleset']);
       await new Promise((r) => setTimeout(r, 1500));
       expect(daemon.alive).toBe(true);
       sb.fixNft();
-      await waitFor('recovered with the new config', async () => same(await sb.nomasq(), B), 60_000);
-      await daemon.waitForLine('nft works again', (l) => l.msg === 'nft works again; rules reconciled', from);
+      await waitFor(
+        'recovered with the new config',
+        async () => same(await sb.nomasq(), B),
+        60_000,
+      );
+      await daemon.waitForLine(
+        'nft works again',
+        (l) => l.msg === 'nft works again; rules reconciled',
+        from,
+      );
       sb.writeConfig(CONFIG_A);
       await waitFor('A live again', async () => same(await sb.nomasq(), A));
     }
@@ -107,7 +135,11 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     const from = daemon.lines.length;
     rmSync(sb.configDir, { recursive: true });
     await waitFor('defaults live', async () => same(await sb.nomasq(), DEFAULTS));
-    const warn = await daemon.waitForLine('absent warning', (l) => typeof l.msg === 'string' && l.msg.includes('does not exist; applying the defaults'), from);
+    const warn = await daemon.waitForLine(
+      'absent warning',
+      (l) => typeof l.msg === 'string' && l.msg.includes('does not exist; applying the defaults'),
+      from,
+    );
     expect(warn.level).toBe(40);
     mkdirSync(sb.configDir);
     sb.writeConfig(CONFIG_B);
@@ -125,7 +157,11 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     const from = daemon.lines.length;
     daemon.signal('SIGHUP');
     await daemon.waitForLine('reload', (l) => l.msg === 'reload requested (SIGHUP)', from);
-    await daemon.waitForLine('sighup pass', (l) => l.msg === 'pass started' && (l.triggers as string[]).includes('sighup'), from);
+    await daemon.waitForLine(
+      'sighup pass',
+      (l) => l.msg === 'pass started' && (l.triggers as string[]).includes('sighup'),
+      from,
+    );
     expect(daemon.alive).toBe(true);
   });
 
@@ -136,9 +172,17 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     await sb.ns.mustExec(['nft', 'flush', 'ruleset']);
     daemon = await sb.start();
     const ready = await daemon.ready();
-    expect(ready.status).toMatch(/^config invalid: .*config\.yaml:1:22: .*not aligned.*; enforcing the persisted last good config, generation 1$/);
+    expect(ready.status).toMatch(
+      /^config invalid: .*config\.yaml:1:22: .*not aligned.*; enforcing the persisted last good config, generation 1$/,
+    );
     expect(same(await sb.nomasq(), B)).toBe(true);
-    expect(daemon.find((l) => typeof l.msg === 'string' && l.msg.startsWith('config file invalid at start; applying the last good config'))).toBeTruthy();
+    expect(
+      daemon.find(
+        (l) =>
+          typeof l.msg === 'string' &&
+          l.msg.startsWith('config file invalid at start; applying the last good config'),
+      ),
+    ).toBeTruthy();
     sb.writeConfig(CONFIG_A);
     await waitFor('A live', async () => same(await sb.nomasq(), A));
   });
@@ -147,7 +191,9 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     sb.writeConfig('masqLinkLocal: yes\n');
     daemon = await sb.start();
     const ready = await daemon.ready();
-    expect(ready.status).toMatch(/^waiting for a valid config: .*config\.yaml:1:16: masqLinkLocal: expected boolean.*; no rules applied$/);
+    expect(ready.status).toMatch(
+      /^waiting for a valid config: .*config\.yaml:1:16: masqLinkLocal: expected boolean.*; no rules applied$/,
+    );
     expect(await sb.nomasq()).toBeNull();
     sb.writeConfig(CONFIG_A);
     await waitFor('A live', async () => same(await sb.nomasq(), A));
@@ -157,7 +203,10 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     sb.writeConfig(CONFIG_A);
     daemon = await sb.start({ env: { WATCHDOG_USEC: '200000' } });
     await daemon.ready();
-    await waitFor('three watchdog pings', () => sb.notifications().filter((n) => n === 'WATCHDOG=1').length >= 3);
+    await waitFor(
+      'three watchdog pings',
+      () => sb.notifications().filter((n) => n === 'WATCHDOG=1').length >= 3,
+    );
   });
 
   it('restarts a dead nft monitor and still heals drift at once', async () => {
@@ -168,7 +217,10 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
         .filter(Boolean)
         .find((pid) => {
           try {
-            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes('-j monitor');
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+              .split('\0')
+              .join(' ')
+              .includes('-j monitor');
           } catch {
             return false;
           }
@@ -176,7 +228,11 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     const first = await waitFor('the monitor child', monitorPid);
     const from = daemon.lines.length;
     process.kill(Number(first), 'SIGKILL');
-    const exit = await daemon.waitForLine('monitor exit warning', (l) => typeof l.msg === 'string' && l.msg.startsWith('nft monitor exited'), from);
+    const exit = await daemon.waitForLine(
+      'monitor exit warning',
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('nft monitor exited'),
+      from,
+    );
     expect(exit.level).toBe(40);
     await daemon.waitForLine('monitor back', (l) => l.msg === 'nft monitor running again', from);
     await daemon.quiet();
@@ -192,7 +248,10 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
       await daemon.waitForLine('a pass after the write', (l) => l.msg === 'pass started', from);
       expect(await daemon.stop()).toBe(0);
       const live = await sb.nomasq();
-      expect(same(live, A) || same(live, B), `after SIGTERM mid-pass: ${JSON.stringify(live)}`).toBe(true);
+      expect(
+        same(live, A) || same(live, B),
+        `after SIGTERM mid-pass: ${JSON.stringify(live)}`,
+      ).toBe(true);
       daemon = await sb.start();
       await daemon.ready();
       await waitFor('converged', async () => same(await sb.nomasq(), config === CONFIG_B ? B : A));
@@ -206,8 +265,24 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     const st = fstatSync(fd, { bigint: true });
     const child = spawn(
       'ip',
-      ['netns', 'exec', sb.ns.name, process.execPath, BUNDLE, 'run', '--config', sb.configPath, '--state-dir', sb.stateDir, '--nft', sb.nftWrapper],
-      { stdio: ['ignore', fd, 'pipe'], env: { PATH: process.env.PATH, JOURNAL_STREAM: `${st.dev}:${st.ino}` } },
+      [
+        'netns',
+        'exec',
+        sb.ns.name,
+        process.execPath,
+        BUNDLE,
+        'run',
+        '--config',
+        sb.configPath,
+        '--state-dir',
+        sb.stateDir,
+        '--nft',
+        sb.nftWrapper,
+      ],
+      {
+        stdio: ['ignore', fd, 'pipe'],
+        env: { PATH: process.env.PATH, JOURNAL_STREAM: `${st.dev}:${st.ino}` },
+      },
     );
     closeSync(fd);
     const exited = new Promise((r) => child.once('exit', r));
@@ -223,7 +298,10 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
       await exited;
     }
     const all = lines();
-    expect(all.every((l) => /^<[2-7]>\{/.test(l)), all.join('\n')).toBe(true);
+    expect(
+      all.every((l) => /^<[2-7]>\{/.test(l)),
+      all.join('\n'),
+    ).toBe(true);
     expect(all.find((l) => l.includes('"msg":"applied ruleset"'))).toMatch(/^<6>/);
     expect(all.find((l) => l.includes('config invalid'))).toMatch(/^<3>/);
     expect(all.find((l) => l.includes('does not exist'))).toMatch(/^<4>/);

@@ -94,11 +94,21 @@ export const HOSTILE_CONFIGS: readonly HostileConfig[] = [
   text('shell injection', 'nonMasqueradeCIDRs: ["10.0.0.0/8; nft flush ruleset"]\n'),
   text('nft injection', 'nonMasqueradeCIDRs: ["10.0.0.0/8 } ; flush ruleset ; {"]\n'),
   // Bytes
-  text('10 MB', `nonMasqueradeCIDRs:\n${'  - 10.0.0.0/8\n'.repeat(10 * 1024 * 1024 / 16)}`),
+  text('10 MB', `nonMasqueradeCIDRs:\n${'  - 10.0.0.0/8\n'.repeat((10 * 1024 * 1024) / 16)}`),
   text('binary', bytes(64 * 1024, 42)),
   text('NUL bytes', Buffer.from('masqLinkLocal: tr\0ue\n')),
-  text('invalid UTF-8', Buffer.concat([Buffer.from('nonMasqueradeCIDRs: ["10.0.0.0/8'), Buffer.from([0xc3, 0x28]), Buffer.from('"]\n')])),
-  text('UTF-16 with BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('masqLinkLocal: true\n', 'utf16le')])),
+  text(
+    'invalid UTF-8',
+    Buffer.concat([
+      Buffer.from('nonMasqueradeCIDRs: ["10.0.0.0/8'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"]\n'),
+    ]),
+  ),
+  text(
+    'UTF-16 with BOM',
+    Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('masqLinkLocal: true\n', 'utf16le')]),
+  ),
   text('very long line', `nonMasqueradeCIDRs: [${'x'.repeat(1_000_000)}]\n`),
   // Not a regular file
   {

@@ -60,12 +60,15 @@ describe('benchmark CIDR lists', () => {
       return r.cidr;
     });
 
-  it.each([1, 64, 1000, 100_000])('N = %i survives collapse as N prefixes, none holding the "outside" 198.18.0.2', (n) => {
-    const list = cidrList(n);
-    expect(new Set(list).size).toBe(n);
-    expect(collapseCidrs(parse(list)).ipv4).toHaveLength(n);
-    expect(list.every((c) => c.startsWith('10.'))).toBe(true);
-  });
+  it.each([1, 64, 1000, 100_000])(
+    'N = %i survives collapse as N prefixes, none holding the "outside" 198.18.0.2',
+    (n) => {
+      const list = cidrList(n);
+      expect(new Set(list).size).toBe(n);
+      expect(collapseCidrs(parse(list)).ipv4).toHaveLength(n);
+      expect(list.every((c) => c.startsWith('10.'))).toBe(true);
+    },
+  );
 
   it('the shifted list differs from the first by exactly one entry out and one in', () => {
     const a = new Set(cidrList(1000, 0));

@@ -24,7 +24,10 @@ function prefixIn(family: IpFamily, base: bigint, baseLen: number): fc.Arbitrary
   const bits = familyBits(family);
   const hostBits = bits - baseLen;
   return fc
-    .tuple(fc.bigInt({ min: 0n, max: (1n << BigInt(hostBits)) - 1n }), fc.integer({ min: baseLen, max: bits }))
+    .tuple(
+      fc.bigInt({ min: 0n, max: (1n << BigInt(hostBits)) - 1n }),
+      fc.integer({ min: baseLen, max: bits }),
+    )
     .map(([offset, len]) => {
       const blockMask = (1n << BigInt(bits - len)) - 1n;
       return { family, addr: (base | offset) & ~blockMask, len };
@@ -38,7 +41,9 @@ function anyPrefix(family: IpFamily): fc.Arbitrary<Cidr> {
 
 const denseV4 = prefixIn('ipv4', 0x0a000000n, 24); // 10.0.0.0/24: 256 addresses, enumerable
 const denseV6 = prefixIn('ipv6', 0xfd00n << 112n, 120); // fd00::/120: 256 addresses
-const mixedList = fc.array(fc.oneof(denseV4, denseV6, anyPrefix('ipv4'), anyPrefix('ipv6')), { maxLength: 60 });
+const mixedList = fc.array(fc.oneof(denseV4, denseV6, anyPrefix('ipv4'), anyPrefix('ipv6')), {
+  maxLength: 60,
+});
 
 function lastAddr(c: Cidr): bigint {
   return c.addr | ((1n << BigInt(familyBits(c.family) - c.len)) - 1n);
@@ -70,31 +75,43 @@ function size(c: Cidr): bigint {
 describe('collapseCidrs properties', () => {
   it('covers exactly the addresses of the input (exhaustive in a 256-address universe)', () => {
     fc.assert(
-      fc.property(fc.array(denseV4, { maxLength: 40 }), fc.array(denseV6, { maxLength: 40 }), (v4, v6) => {
-        const out = collapseCidrs([...v4, ...v6]);
-        for (let i = 0n; i < 256n; i++) {
-          expect(inUnion(out.ipv4, 'ipv4', 0x0a000000n | i)).toBe(inUnion(v4, 'ipv4', 0x0a000000n | i));
-          const a6 = (0xfd00n << 112n) | i;
-          expect(inUnion(out.ipv6, 'ipv6', a6)).toBe(inUnion(v6, 'ipv6', a6));
-        }
-      }),
+      fc.property(
+        fc.array(denseV4, { maxLength: 40 }),
+        fc.array(denseV6, { maxLength: 40 }),
+        (v4, v6) => {
+          const out = collapseCidrs([...v4, ...v6]);
+          for (let i = 0n; i < 256n; i++) {
+            expect(inUnion(out.ipv4, 'ipv4', 0x0a000000n | i)).toBe(
+              inUnion(v4, 'ipv4', 0x0a000000n | i),
+            );
+            const a6 = (0xfd00n << 112n) | i;
+            expect(inUnion(out.ipv6, 'ipv6', a6)).toBe(inUnion(v6, 'ipv6', a6));
+          }
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
   it('covers exactly the same addresses (edges of every input, plus random probes)', () => {
     fc.assert(
-      fc.property(mixedList, fc.array(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), { maxLength: 20 }), (list, probes) => {
-        const out = collapseCidrs(list);
-        const all = [...out.ipv4, ...out.ipv6];
-        const points: Array<[IpFamily, bigint]> = [];
-        for (const c of list) {
-          const max = (1n << BigInt(familyBits(c.family))) - 1n;
-          for (const a of [c.addr - 1n, c.addr, lastAddr(c), lastAddr(c) + 1n]) if (a >= 0n && a <= max) points.push([c.family, a]);
-        }
-        for (const p of probes) points.push(['ipv6', p], ['ipv4', p & 0xffffffffn]);
-        for (const [family, a] of points) expect(inUnion(all, family, a)).toBe(inUnion(list, family, a));
-      }),
+      fc.property(
+        mixedList,
+        fc.array(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), { maxLength: 20 }),
+        (list, probes) => {
+          const out = collapseCidrs(list);
+          const all = [...out.ipv4, ...out.ipv6];
+          const points: Array<[IpFamily, bigint]> = [];
+          for (const c of list) {
+            const max = (1n << BigInt(familyBits(c.family))) - 1n;
+            for (const a of [c.addr - 1n, c.addr, lastAddr(c), lastAddr(c) + 1n])
+              if (a >= 0n && a <= max) points.push([c.family, a]);
+          }
+          for (const p of probes) points.push(['ipv6', p], ['ipv4', p & 0xffffffffn]);
+          for (const [family, a] of points)
+            expect(inUnion(all, family, a)).toBe(inUnion(list, family, a));
+        },
+      ),
       RUNS,
     );
   });
@@ -114,7 +131,9 @@ describe('collapseCidrs properties', () => {
           }
           expect(rebuilt).toEqual(referenceUnion(list, family));
           const total = got.reduce((sum, c) => sum + size(c), 0n);
-          expect(total).toBe(referenceUnion(list, family).reduce((sum, [s, e]) => sum + (e - s + 1n), 0n));
+          expect(total).toBe(
+            referenceUnion(list, family).reduce((sum, [s, e]) => sum + (e - s + 1n), 0n),
+          );
         }
       }),
       RUNS,
@@ -135,7 +154,11 @@ describe('collapseCidrs properties', () => {
             const prev = got[i - 1] as Cidr;
             const cur = got[i] as Cidr;
             expect(lastAddr(prev) < cur.addr).toBe(true);
-            const siblings = prev.len === cur.len && prev.len > 0 && cur.addr === prev.addr + size(prev) && (prev.addr & size(prev)) === 0n;
+            const siblings =
+              prev.len === cur.len &&
+              prev.len > 0 &&
+              cur.addr === prev.addr + size(prev) &&
+              (prev.addr & size(prev)) === 0n;
             expect(siblings).toBe(false);
           }
         }
@@ -157,9 +180,17 @@ describe('collapseCidrs properties', () => {
   it('does not depend on input order', () => {
     fc.assert(
       fc.property(
-        mixedList.chain((list) => fc.tuple(fc.constant(list), fc.array(fc.integer(), { minLength: list.length, maxLength: list.length }))),
+        mixedList.chain((list) =>
+          fc.tuple(
+            fc.constant(list),
+            fc.array(fc.integer(), { minLength: list.length, maxLength: list.length }),
+          ),
+        ),
         ([list, keys]) => {
-          const permuted = list.map((c, i) => [keys[i] as number, c] as const).sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+          const permuted = list
+            .map((c, i) => [keys[i] as number, c] as const)
+            .sort((a, b) => a[0] - b[0])
+            .map(([, c]) => c);
           expect(collapseCidrs(permuted)).toEqual(collapseCidrs(list));
           expect(collapseCidrs([...list].reverse())).toEqual(collapseCidrs(list));
         },
@@ -176,7 +207,11 @@ describe('parse/format properties', () => {
         // IPv4-mapped IPv6 prefixes are refused by design; everything else round-trips.
         const mapped = c.family === 'ipv6' && c.len >= 96 && c.addr >> 32n === 0xffffn;
         const parsed = parseCidr(formatCidr(c));
-        expect(parsed).toEqual(mapped ? { ok: false, reason: expect.stringContaining('IPv4-mapped') } : { ok: true, cidr: c });
+        expect(parsed).toEqual(
+          mapped
+            ? { ok: false, reason: expect.stringContaining('IPv4-mapped') }
+            : { ok: true, cidr: c },
+        );
       }),
       RUNS,
     );
@@ -185,13 +220,25 @@ describe('parse/format properties', () => {
   it('IPv4 a.b.c.d/n is accepted exactly when aligned (checked arithmetically)', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     fc.assert(
-      fc.property(octet, octet, octet, octet, fc.integer({ min: 0, max: 32 }), (a, b, c, d, len) => {
-        const value = BigInt(((a * 256 + b) * 256 + c) * 256 + d);
-        const hostMask = (1n << BigInt(32 - len)) - 1n;
-        const parsed = parseCidr(`${a}.${b}.${c}.${d}/${len}`);
-        if ((value & hostMask) === 0n) expect(parsed).toEqual({ ok: true, cidr: { family: 'ipv4', addr: value, len } });
-        else expect(parsed).toEqual({ ok: false, reason: expect.stringContaining('is not aligned to its prefix') });
-      }),
+      fc.property(
+        octet,
+        octet,
+        octet,
+        octet,
+        fc.integer({ min: 0, max: 32 }),
+        (a, b, c, d, len) => {
+          const value = BigInt(((a * 256 + b) * 256 + c) * 256 + d);
+          const hostMask = (1n << BigInt(32 - len)) - 1n;
+          const parsed = parseCidr(`${a}.${b}.${c}.${d}/${len}`);
+          if ((value & hostMask) === 0n)
+            expect(parsed).toEqual({ ok: true, cidr: { family: 'ipv4', addr: value, len } });
+          else
+            expect(parsed).toEqual({
+              ok: false,
+              reason: expect.stringContaining('is not aligned to its prefix'),
+            });
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -199,13 +246,18 @@ describe('parse/format properties', () => {
   it('IPv4 text with a leading zero in any octet is always refused', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     fc.assert(
-      fc.property(fc.tuple(octet, octet, octet, octet), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 32 }), (octets, which, len) => {
-        const parts = octets.map(String);
-        parts[which] = `0${parts[which] as string}`;
-        const parsed = parseCidr(`${parts.join('.')}/${len}`);
-        expect(parsed.ok).toBe(false);
-        expect(parseIp(parts.join('.'))).toBeNull();
-      }),
+      fc.property(
+        fc.tuple(octet, octet, octet, octet),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 32 }),
+        (octets, which, len) => {
+          const parts = octets.map(String);
+          parts[which] = `0${parts[which] as string}`;
+          const parsed = parseCidr(`${parts.join('.')}/${len}`);
+          expect(parsed.ok).toBe(false);
+          expect(parseIp(parts.join('.'))).toBeNull();
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -215,7 +267,10 @@ describe('parse/format properties', () => {
     fc.assert(
       fc.property(
         fc.array(group, { minLength: 8, maxLength: 8 }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.boolean()), { minLength: 8, maxLength: 8 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.boolean()), {
+          minLength: 8,
+          maxLength: 8,
+        }),
         fc.integer({ min: 0, max: 7 }),
         fc.boolean(),
         (groups, styles, runStart, v4tail) => {
@@ -233,9 +288,11 @@ describe('parse/format properties', () => {
           const tailText = `${(groups[6] as number) >> 8}.${(groups[6] as number) & 255}.${(groups[7] as number) >> 8}.${(groups[7] as number) & 255}`;
           const body = useTail ? pieces.slice(0, 6) : pieces;
           let text: string;
-          if (runEnd > runStart) text = `${body.slice(0, runStart).join(':')}::${body.slice(runEnd).join(':')}`;
+          if (runEnd > runStart)
+            text = `${body.slice(0, runStart).join(':')}::${body.slice(runEnd).join(':')}`;
           else text = body.join(':');
-          if (useTail) text = runEnd === 6 && runEnd > runStart ? `${text}${tailText}` : `${text}:${tailText}`;
+          if (useTail)
+            text = runEnd === 6 && runEnd > runStart ? `${text}${tailText}` : `${text}:${tailText}`;
           expect(parseIp(text), text).toEqual({ family: 'ipv6', addr: value });
         },
       ),
@@ -245,18 +302,24 @@ describe('parse/format properties', () => {
 
   it('every spelling of an IPv6 address parses to the same value, and formats canonically', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 }), (groups) => {
-        const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
-        const full = groups.map((g) => g.toString(16).padStart(4, '0').toUpperCase()).join(':');
-        expect(parseIp(full)).toEqual({ family: 'ipv6', addr: value });
-        const canonical = formatIp('ipv6', value);
-        expect(parseIp(canonical)).toEqual({ family: 'ipv6', addr: value });
-        expect(canonical).toBe(canonical.toLowerCase());
-        expect(canonical.split('::').length).toBeLessThanOrEqual(2);
-        expect(canonical).not.toMatch(/(^|:)0[0-9a-f]/); // no leading zeros in a group
-        // Two or more zero groups in a row must have been compressed (RFC 5952 4.2.1).
-        if (!canonical.includes('::')) expect(canonical).not.toMatch(/(^|:)0:0(:|$)/);
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), {
+          minLength: 8,
+          maxLength: 8,
+        }),
+        (groups) => {
+          const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+          const full = groups.map((g) => g.toString(16).padStart(4, '0').toUpperCase()).join(':');
+          expect(parseIp(full)).toEqual({ family: 'ipv6', addr: value });
+          const canonical = formatIp('ipv6', value);
+          expect(parseIp(canonical)).toEqual({ family: 'ipv6', addr: value });
+          expect(canonical).toBe(canonical.toLowerCase());
+          expect(canonical.split('::').length).toBeLessThanOrEqual(2);
+          expect(canonical).not.toMatch(/(^|:)0[0-9a-f]/); // no leading zeros in a group
+          // Two or more zero groups in a row must have been compressed (RFC 5952 4.2.1).
+          if (!canonical.includes('::')) expect(canonical).not.toMatch(/(^|:)0:0(:|$)/);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

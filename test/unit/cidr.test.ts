@@ -103,29 +103,77 @@ describe('parseCidr rejects with an operator reason', () => {
     ['FE80::1/10', '"FE80::1/10" is not aligned to its prefix; did you mean fe80::/10?'],
     ['10.0.0.1', '"10.0.0.1" has no prefix length; did you mean 10.0.0.1/32?'],
     ['2001:DB8::1', '"2001:DB8::1" has no prefix length; did you mean 2001:db8::1/128?'],
-    ['010.0.0.0/8', '"010.0.0.0/8" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.0/8'],
-    ['10.0.0.010/32', '"10.0.0.010/32" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.10/32'],
-    ['010.1.2.3/8', '"010.1.2.3/8" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.0/8'],
-    ['010.0.0.1', '"010.0.0.1" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.1'],
-    ['0300.0.0.0/8', '"0300.0.0.0/8" has a leading zero in an octet (ambiguous: octal or decimal) and an octet above 255'],
+    [
+      '010.0.0.0/8',
+      '"010.0.0.0/8" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.0/8',
+    ],
+    [
+      '10.0.0.010/32',
+      '"10.0.0.010/32" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.10/32',
+    ],
+    [
+      '010.1.2.3/8',
+      '"010.1.2.3/8" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.0/8',
+    ],
+    [
+      '010.0.0.1',
+      '"010.0.0.1" has a leading zero in an octet (ambiguous: octal or decimal); write 10.0.0.1',
+    ],
+    [
+      '0300.0.0.0/8',
+      '"0300.0.0.0/8" has a leading zero in an octet (ambiguous: octal or decimal) and an octet above 255',
+    ],
     ['abcdefg', '"abcdefg" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)'],
     ['', '"" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)'],
-    ['10.0.0.0/8/9', '"10.0.0.0/8/9" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)'],
+    [
+      '10.0.0.0/8/9',
+      '"10.0.0.0/8/9" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)',
+    ],
     ['10.0.0/8', '"10.0.0/8" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)'],
-    [' 10.0.0.0/8', '" 10.0.0.0/8" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)'],
+    [
+      ' 10.0.0.0/8',
+      '" 10.0.0.0/8" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)',
+    ],
     ['10.256.0.0/16', '"10.256.0.0/16" is not a CIDR: octet 256 is out of range (0-255)'],
     ['10.0.0.0/33', '"10.0.0.0/33" has prefix length 33, out of range for IPv4 (0-32)'],
     ['fd00::/129', '"fd00::/129" has prefix length 129, out of range for IPv6 (0-128)'],
-    ['10.0.0.0/-1', '"10.0.0.0/-1" has an invalid prefix length "-1" (expected a decimal number 0-32 without leading zeros)'],
-    ['10.0.0.0/08', '"10.0.0.0/08" has an invalid prefix length "08" (expected a decimal number 0-32 without leading zeros)'],
-    ['10.0.0.0/', '"10.0.0.0/" has an invalid prefix length "" (expected a decimal number 0-32 without leading zeros)'],
-    ['10.0.0.0/8 ', '"10.0.0.0/8 " has an invalid prefix length "8 " (expected a decimal number 0-32 without leading zeros)'],
-    ['fd00::/0x8', '"fd00::/0x8" has an invalid prefix length "0x8" (expected a decimal number 0-128 without leading zeros)'],
-    ['::ffff:10.0.0.0/104', '"::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 prefix; write it as IPv4: 10.0.0.0/8'],
+    [
+      '10.0.0.0/-1',
+      '"10.0.0.0/-1" has an invalid prefix length "-1" (expected a decimal number 0-32 without leading zeros)',
+    ],
+    [
+      '10.0.0.0/08',
+      '"10.0.0.0/08" has an invalid prefix length "08" (expected a decimal number 0-32 without leading zeros)',
+    ],
+    [
+      '10.0.0.0/',
+      '"10.0.0.0/" has an invalid prefix length "" (expected a decimal number 0-32 without leading zeros)',
+    ],
+    [
+      '10.0.0.0/8 ',
+      '"10.0.0.0/8 " has an invalid prefix length "8 " (expected a decimal number 0-32 without leading zeros)',
+    ],
+    [
+      'fd00::/0x8',
+      '"fd00::/0x8" has an invalid prefix length "0x8" (expected a decimal number 0-128 without leading zeros)',
+    ],
+    [
+      '::ffff:10.0.0.0/104',
+      '"::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 prefix; write it as IPv4: 10.0.0.0/8',
+    ],
     ['::ffff:0:0/96', '"::ffff:0:0/96" is an IPv4-mapped IPv6 prefix; write it as IPv4: 0.0.0.0/0'],
-    ['::ffff:10.1.2.3/104', '"::ffff:10.1.2.3/104" is an IPv4-mapped IPv6 prefix; write it as IPv4: 10.0.0.0/8'],
-    ['fe80::1%eth0/64', '"fe80::1%eth0/64" has an IPv6 zone id ("%eth0"); zone ids are not allowed in a prefix'],
-    ['1::2::3/64', '"1::2::3/64" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)'],
+    [
+      '::ffff:10.1.2.3/104',
+      '"::ffff:10.1.2.3/104" is an IPv4-mapped IPv6 prefix; write it as IPv4: 10.0.0.0/8',
+    ],
+    [
+      'fe80::1%eth0/64',
+      '"fe80::1%eth0/64" has an IPv6 zone id ("%eth0"); zone ids are not allowed in a prefix',
+    ],
+    [
+      '1::2::3/64',
+      '"1::2::3/64" is not a CIDR (expected a.b.c.d/n or an IPv6 prefix like fd00::/8)',
+    ],
   ])('%j', (text, reason) => {
     expect(parseCidr(text)).toEqual({ ok: false, reason });
   });
@@ -135,7 +183,11 @@ describe('parseCidr rejects with an operator reason', () => {
     for (let len = 0; len < 32; len++) {
       const parsed = parseCidr(`10.255.255.255/${len}`);
       expect(parsed.ok).toBe(false);
-      const expected = formatCidr({ family: 'ipv4', addr: 0x0affffffn & ~((1n << BigInt(32 - len)) - 1n), len });
+      const expected = formatCidr({
+        family: 'ipv4',
+        addr: 0x0affffffn & ~((1n << BigInt(32 - len)) - 1n),
+        len,
+      });
       if (!parsed.ok) expect(parsed.reason).toContain(`did you mean ${expected}?`);
     }
     expect(parseCidr('10.255.255.255/32').ok).toBe(true);
@@ -165,7 +217,15 @@ describe('formatIp', () => {
   });
 
   it('round-trips through parseIp', () => {
-    for (const text of ['::', '::1', '1::', 'fe80::ab:cdef', '2001:db8::1:0:0:1', '1:0:1:0:1:0:1:0', '10.1.2.3']) {
+    for (const text of [
+      '::',
+      '::1',
+      '1::',
+      'fe80::ab:cdef',
+      '2001:db8::1:0:0:1',
+      '1:0:1:0:1:0:1:0',
+      '10.1.2.3',
+    ]) {
       const ip = parseIp(text);
       expect(ip).not.toBeNull();
       if (ip) expect(formatIp(ip.family, ip.addr)).toBe(text);
@@ -208,18 +268,48 @@ describe('collapseCidrs', () => {
 
   it.each([
     ['nothing', [], [], []],
-    ['RFC 1918 sorted', ['192.168.0.0/16', '10.0.0.0/8', '172.16.0.0/12'], ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], []],
+    [
+      'RFC 1918 sorted',
+      ['192.168.0.0/16', '10.0.0.0/8', '172.16.0.0/12'],
+      ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
+      [],
+    ],
     ['duplicates', ['10.0.0.0/8', '10.0.0.0/8'], ['10.0.0.0/8'], []],
     ['contained', ['10.1.0.0/16', '10.0.0.0/8', '10.2.3.4/32'], ['10.0.0.0/8'], []],
     ['siblings', ['10.0.0.0/9', '10.128.0.0/9'], ['10.0.0.0/8'], []],
     ['siblings repeatedly', ['10.0.0.0/10', '10.64.0.0/10', '10.128.0.0/9'], ['10.0.0.0/8'], []],
-    ['adjacent but not siblings', ['10.128.0.0/9', '11.0.0.0/9'], ['10.128.0.0/9', '11.0.0.0/9'], []],
-    ['four /32 into a /30', ['10.0.0.3/32', '10.0.0.1/32', '10.0.0.0/32', '10.0.0.2/32'], ['10.0.0.0/30'], []],
-    ['three /32 stay as /31 + /32', ['10.0.0.0/32', '10.0.0.1/32', '10.0.0.2/32'], ['10.0.0.0/31', '10.0.0.2/32'], []],
+    [
+      'adjacent but not siblings',
+      ['10.128.0.0/9', '11.0.0.0/9'],
+      ['10.128.0.0/9', '11.0.0.0/9'],
+      [],
+    ],
+    [
+      'four /32 into a /30',
+      ['10.0.0.3/32', '10.0.0.1/32', '10.0.0.0/32', '10.0.0.2/32'],
+      ['10.0.0.0/30'],
+      [],
+    ],
+    [
+      'three /32 stay as /31 + /32',
+      ['10.0.0.0/32', '10.0.0.1/32', '10.0.0.2/32'],
+      ['10.0.0.0/31', '10.0.0.2/32'],
+      [],
+    ],
     ['whole space', ['0.0.0.0/1', '128.0.0.0/1'], ['0.0.0.0/0'], []],
     ['top of the space', ['255.255.255.254/32', '255.255.255.255/32'], ['255.255.255.254/31'], []],
-    ['mixed families', ['fd00::/9', '10.0.0.0/8', 'fd80::/9', 'fe80::/10'], ['10.0.0.0/8'], ['fd00::/8', 'fe80::/10']],
-    ['IPv6 contained', ['2001:db8::/32', '2001:db8:1::/48', '::1/128'], [], ['::1/128', '2001:db8::/32']],
+    [
+      'mixed families',
+      ['fd00::/9', '10.0.0.0/8', 'fd80::/9', 'fe80::/10'],
+      ['10.0.0.0/8'],
+      ['fd00::/8', 'fe80::/10'],
+    ],
+    [
+      'IPv6 contained',
+      ['2001:db8::/32', '2001:db8:1::/48', '::1/128'],
+      [],
+      ['::1/128', '2001:db8::/32'],
+    ],
     ['IPv6 whole space', ['::/1', '8000::/1'], [], ['::/0']],
   ] as const)('%s', (_name, input, ipv4, ipv6) => {
     expect(collapse([...input])).toEqual({ ipv4, ipv6 });

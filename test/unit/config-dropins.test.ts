@@ -7,7 +7,11 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isDropInName, loadConfigTree, parseConfigSnapshot } from '../../daemon/src/config/dropins.js';
+import {
+  isDropInName,
+  loadConfigTree,
+  parseConfigSnapshot,
+} from '../../daemon/src/config/dropins.js';
 import { mergeConfigFragments } from '../../daemon/src/config/merge.js';
 import { parseConfigFragment, parseConfigText } from '../../daemon/src/config/parse.js';
 import { configToJson } from '../../daemon/src/config/to-json.js';
@@ -66,7 +70,9 @@ describe('loadConfigTree', () => {
     writeFileSync(main, 'nonMasqueradeCIDRs: [10.0.0.0/8]\n');
     const loaded = await loadConfigTree(main);
     expect(loaded.text).toBe('nonMasqueradeCIDRs: [10.0.0.0/8]\n');
-    expect(configToJson(loaded.config)).toEqual(configToJson(parseConfigText('nonMasqueradeCIDRs: [10.0.0.0/8]\n', main)));
+    expect(configToJson(loaded.config)).toEqual(
+      configToJson(parseConfigText('nonMasqueradeCIDRs: [10.0.0.0/8]\n', main)),
+    );
     expect(loaded.origin).toBe('file');
   });
 
@@ -74,20 +80,37 @@ describe('loadConfigTree', () => {
     const loaded = await loadConfigTree(main);
     expect(loaded.origin).toBe('absent');
     expect(loaded.text).toBeNull();
-    expect(loaded.config.nonMasqueradeCIDRs).toEqual(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
+    expect(loaded.config.nonMasqueradeCIDRs).toEqual([
+      '10.0.0.0/8',
+      '172.16.0.0/12',
+      '192.168.0.0/16',
+    ]);
     expect(loaded.cidrSources().every((s) => s.file === null)).toBe(true);
   });
 
-  it('unions the lists in file order (main, then drop-ins by name), collapses, and names each CIDR\'s file and line', async () => {
+  it("unions the lists in file order (main, then drop-ins by name), collapses, and names each CIDR's file and line", async () => {
     writeFileSync(main, 'nonMasqueradeCIDRs:\n  - 10.0.0.0/8\n  - 192.168.0.0/16\n');
-    const b = dropIn('20-b.yaml', '# second\nnonMasqueradeCIDRs: [198.51.100.0/25, 198.51.100.128/25]\n');
+    const b = dropIn(
+      '20-b.yaml',
+      '# second\nnonMasqueradeCIDRs: [198.51.100.0/25, 198.51.100.128/25]\n',
+    );
     const a = dropIn('10-a.yml', 'nonMasqueradeCIDRs:\n- 10.1.0.0/16\n');
     dropIn('.10-a.yml.swp', 'garbage: [');
     dropIn('10-a.yml~', 'garbage: [');
     mkdirSync(join(dropDir, 'sub.yaml'));
     const loaded = await loadConfigTree(main);
-    expect(loaded.config.nonMasqueradeCIDRs).toEqual(['10.0.0.0/8', '192.168.0.0/16', '10.1.0.0/16', '198.51.100.0/25', '198.51.100.128/25']);
-    expect(loaded.config.collapsed.ipv4.map(formatCidr)).toEqual(['10.0.0.0/8', '192.168.0.0/16', '198.51.100.0/24']);
+    expect(loaded.config.nonMasqueradeCIDRs).toEqual([
+      '10.0.0.0/8',
+      '192.168.0.0/16',
+      '10.1.0.0/16',
+      '198.51.100.0/25',
+      '198.51.100.128/25',
+    ]);
+    expect(loaded.config.collapsed.ipv4.map(formatCidr)).toEqual([
+      '10.0.0.0/8',
+      '192.168.0.0/16',
+      '198.51.100.0/24',
+    ]);
     expect(loaded.cidrSources()).toEqual([
       { cidr: '10.0.0.0/8', file: main, line: 2 },
       { cidr: '192.168.0.0/16', file: main, line: 3 },
@@ -112,7 +135,11 @@ describe('loadConfigTree', () => {
     const loaded = await loadConfigTree(main);
     expect(loaded.config.masqLinkLocal).toBe(true);
     expect(loaded.config.nonMasqueradeCIDRs).toHaveLength(11);
-    expect(loaded.settingSources.get('masqLinkLocal')).toEqual({ file: join(dropDir, '10-flags.yaml'), line: 1, col: 1 });
+    expect(loaded.settingSources.get('masqLinkLocal')).toEqual({
+      file: join(dropDir, '10-flags.yaml'),
+      line: 1,
+      col: 1,
+    });
   });
 
   it('an explicit empty list in a drop-in means "no default list"', async () => {
@@ -136,16 +163,24 @@ describe('loadConfigTree', () => {
     dropIn('20-b.json', '{"resyncInterval": 5}');
     const issues = await issuesOf();
     expect(issues[0]).toMatch(new RegExp(`^${main}:1:16: masqLinkLocal: expected boolean`));
-    expect(issues[1]).toBe(`${join(dropDir, '10-a.yaml')}:2:5: nonMasqueradeCIDRs[0]: "10.1.2.3/8" is not aligned to its prefix; did you mean 10.0.0.0/8?`);
-    expect(issues[2]).toMatch(new RegExp(`^${join(dropDir, '20-b.json')}:1:20: resyncInterval: expected a Go duration`));
+    expect(issues[1]).toBe(
+      `${join(dropDir, '10-a.yaml')}:2:5: nonMasqueradeCIDRs[0]: "10.1.2.3/8" is not aligned to its prefix; did you mean 10.0.0.0/8?`,
+    );
+    expect(issues[2]).toMatch(
+      new RegExp(`^${join(dropDir, '20-b.json')}:1:20: resyncInterval: expected a Go duration`),
+    );
   });
 
   it('IPv6 prefixes in a drop-in are valid when config.yaml enables IPv6, an error (in the drop-in) when nothing does', async () => {
     writeFileSync(main, 'enableIPv6: true\n');
     const v6 = dropIn('10-v6.yaml', 'nonMasqueradeCIDRs: [fd00::/8]\n');
-    expect((await loadConfigTree(main)).config.collapsed.ipv6.map(formatCidr)).toEqual(['fd00::/8']);
+    expect((await loadConfigTree(main)).config.collapsed.ipv6.map(formatCidr)).toEqual([
+      'fd00::/8',
+    ]);
     writeFileSync(main, '');
-    expect(await issuesOf()).toEqual([`${v6}:1:22: nonMasqueradeCIDRs[0]: "fd00::/8" is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`]);
+    expect(await issuesOf()).toEqual([
+      `${v6}:1:22: nonMasqueradeCIDRs[0]: "fd00::/8" is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`,
+    ]);
   });
 
   it('cidrLimit limits the merged list and says which files contribute', async () => {
@@ -157,16 +192,24 @@ describe('loadConfigTree', () => {
   });
 
   it('toPorts and metrics may live in a drop-in', async () => {
-    dropIn('50-metrics.yaml', 'metrics:\n  textfileDir: /var/lib/prometheus/node-exporter/\n  listen: "9817"\ntoPorts: "1024-65535"\n');
+    dropIn(
+      '50-metrics.yaml',
+      'metrics:\n  textfileDir: /var/lib/prometheus/node-exporter/\n  listen: "9817"\ntoPorts: "1024-65535"\n',
+    );
     const { config } = await loadConfigTree(main);
-    expect(config.metrics).toEqual({ textfileDir: '/var/lib/prometheus/node-exporter', listen: { host: '127.0.0.1', port: 9817, loopback: true } });
+    expect(config.metrics).toEqual({
+      textfileDir: '/var/lib/prometheus/node-exporter',
+      listen: { host: '127.0.0.1', port: 9817, loopback: true },
+    });
     expect(config.toPorts).toEqual([{ first: 1024, last: 65535 }]);
   });
 
   it('unreadable drop-ins are errors naming the file; a file named like the directory is too', async () => {
     mkdirSync(dropDir);
     symlinkSync(join(root, 'nowhere.yaml'), join(dropDir, '10-gone.yaml'));
-    expect(await issuesOf()).toEqual([`${join(dropDir, '10-gone.yaml')}: is a dangling symlink (points to "${join(root, 'nowhere.yaml')}", which does not exist)`]);
+    expect(await issuesOf()).toEqual([
+      `${join(dropDir, '10-gone.yaml')}: is a dangling symlink (points to "${join(root, 'nowhere.yaml')}", which does not exist)`,
+    ]);
     rmSync(dropDir, { recursive: true });
     writeFileSync(dropDir, 'oops');
     expect((await issuesOf())[0]).toMatch(/config\.d: is not a directory/);
@@ -189,7 +232,9 @@ describe('the snapshot the daemon persists', () => {
     const loaded = await loadConfigTree(main);
     expect(loaded.text).toMatch(/^\{"ipMasqSnapshot":1,/);
     expect(JSON.parse(loaded.text!).files).toHaveLength(2);
-    expect(configToJson(parseConfigSnapshot(loaded.text!, '/state/last-good.json'))).toEqual(configToJson(loaded.config));
+    expect(configToJson(parseConfigSnapshot(loaded.text!, '/state/last-good.json'))).toEqual(
+      configToJson(loaded.config),
+    );
 
     rmSync(join(dropDir, '10-a.yaml'));
     writeFileSync(main, 'nonMasqueradeCIDRs: [10.0.0.0/8]\n');
@@ -201,20 +246,30 @@ describe('the snapshot the daemon persists', () => {
   });
 
   it('a snapshot whose files are no longer valid names them', () => {
-    const text = JSON.stringify({ ipMasqSnapshot: 1, files: [{ path: '/etc/ip-masq/config.d/a.yaml', text: 'masqLinkLocal: 1\n' }] });
-    expect(() => parseConfigSnapshot(text, '/state/x.json')).toThrow(/\/etc\/ip-masq\/config\.d\/a\.yaml \(saved in \/state\/x\.json\):1:16: masqLinkLocal/);
+    const text = JSON.stringify({
+      ipMasqSnapshot: 1,
+      files: [{ path: '/etc/ip-masq/config.d/a.yaml', text: 'masqLinkLocal: 1\n' }],
+    });
+    expect(() => parseConfigSnapshot(text, '/state/x.json')).toThrow(
+      /\/etc\/ip-masq\/config\.d\/a\.yaml \(saved in \/state\/x\.json\):1:16: masqLinkLocal/,
+    );
   });
 });
 
 describe('mergeConfigFragments', () => {
   it('one fragment is parseConfigText', () => {
     const text = 'nonMasqueradeCIDRs: [10.0.0.0/8]\nmasqLinkLocal: true\n';
-    expect(configToJson(mergeConfigFragments([parseConfigFragment(text, 'a')]).config)).toEqual(configToJson(parseConfigText(text, 'a')));
+    expect(configToJson(mergeConfigFragments([parseConfigFragment(text, 'a')]).config)).toEqual(
+      configToJson(parseConfigText(text, 'a')),
+    );
   });
 
   it('a file that is not a mapping contributes nothing but its issue', () => {
-    expect(() => mergeConfigFragments([parseConfigFragment('- a\n', 'x.yaml'), parseConfigFragment('masqLinkLocal: true\n', 'y.yaml')])).toThrow(
-      /^x\.yaml:1:1: expected a mapping of settings/,
-    );
+    expect(() =>
+      mergeConfigFragments([
+        parseConfigFragment('- a\n', 'x.yaml'),
+        parseConfigFragment('masqLinkLocal: true\n', 'y.yaml'),
+      ]),
+    ).toThrow(/^x\.yaml:1:1: expected a mapping of settings/);
   });
 });

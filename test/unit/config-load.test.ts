@@ -49,7 +49,12 @@ async function unreadable(path: string): Promise<string> {
 describe('loadConfigFile', () => {
   it('absent file → defaults, origin absent', async () => {
     const path = join(dir, 'absent.yaml');
-    expect(await loadConfigFile(path)).toEqual({ config: defaultConfig(), origin: 'absent', text: null, path });
+    expect(await loadConfigFile(path)).toEqual({
+      config: defaultConfig(),
+      origin: 'absent',
+      text: null,
+      path,
+    });
   });
 
   it('absent directory → defaults, origin absent', async () => {
@@ -82,7 +87,10 @@ describe('loadConfigFile', () => {
 
   it('drops a UTF-8 BOM', async () => {
     const path = join(dir, 'bom.yaml');
-    writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('masqLinkLocal: true\n')]));
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('masqLinkLocal: true\n')]),
+    );
     const loaded = await loadConfigFile(path);
     expect(loaded.text).toBe('masqLinkLocal: true\n');
     expect(loaded.config.masqLinkLocal).toBe(true);
@@ -103,7 +111,9 @@ describe('loadConfigFile', () => {
     writeFileSync(path, 'masqLinkLocal: yes\n');
     const e = await loadError(path);
     expect(e.code).toBe('CONFIG_INVALID');
-    expect(e.message).toBe(`${path}:1:16: masqLinkLocal: expected boolean, got string "yes"; write true (YAML 1.2 reads yes/on as a string)`);
+    expect(e.message).toBe(
+      `${path}:1:16: masqLinkLocal: expected boolean, got string "yes"; write true (YAML 1.2 reads yes/on as a string)`,
+    );
   });
 
   it('a directory in place of the file', async () => {
@@ -115,7 +125,9 @@ describe('loadConfigFile', () => {
   it('a dangling symlink is reported, not taken for an absent file', async () => {
     const path = join(dir, 'dangling.yaml');
     symlinkSync(join(dir, 'nowhere.yaml'), path);
-    expect(await unreadable(path)).toBe(`${path}: is a dangling symlink (points to ${JSON.stringify(join(dir, 'nowhere.yaml'))}, which does not exist)`);
+    expect(await unreadable(path)).toBe(
+      `${path}: is a dangling symlink (points to ${JSON.stringify(join(dir, 'nowhere.yaml'))}, which does not exist)`,
+    );
   });
 
   it('a symlink loop', async () => {
@@ -141,7 +153,9 @@ describe('loadConfigFile', () => {
   });
 
   it('a character device is refused', async () => {
-    expect(await unreadable('/dev/zero')).toBe('/dev/zero: is not a regular file (a character device)');
+    expect(await unreadable('/dev/zero')).toBe(
+      '/dev/zero: is not a regular file (a character device)',
+    );
   });
 
   it('a 10 MB file is refused from its size', async () => {
@@ -160,19 +174,29 @@ describe('loadConfigFile', () => {
 
   it('binary data (a NUL byte)', async () => {
     const path = join(dir, 'binary.yaml');
-    writeFileSync(path, Buffer.concat([Buffer.from('masqLinkLocal: t'), Buffer.from([0x00, 0x7f, 0x45, 0x4c, 0x46])]));
-    expect(await unreadable(path)).toBe(`${path}: contains binary data (NUL byte at offset 16); is this the right file?`);
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from('masqLinkLocal: t'), Buffer.from([0x00, 0x7f, 0x45, 0x4c, 0x46])]),
+    );
+    expect(await unreadable(path)).toBe(
+      `${path}: contains binary data (NUL byte at offset 16); is this the right file?`,
+    );
   });
 
   it('invalid UTF-8 (a Latin-1 file)', async () => {
     const path = join(dir, 'latin1.yaml');
     writeFileSync(path, Buffer.from('# caf\xe9\nmasqLinkLocal: true\n', 'latin1'));
-    expect(await unreadable(path)).toBe(`${path}: is not valid UTF-8 (invalid byte at offset 5); is this the right file?`);
+    expect(await unreadable(path)).toBe(
+      `${path}: is not valid UTF-8 (invalid byte at offset 5); is this the right file?`,
+    );
   });
 
   it('UTF-16 with a BOM', async () => {
     const path = join(dir, 'utf16.yaml');
-    writeFileSync(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('masqLinkLocal: true\n', 'utf16le')]));
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('masqLinkLocal: true\n', 'utf16le')]),
+    );
     expect(await unreadable(path)).toBe(`${path}: is UTF-16 (little-endian BOM); save it as UTF-8`);
   });
 
@@ -229,7 +253,9 @@ describe('loadConfigFile as an unprivileged user (real EACCES)', () => {
       outfile: bundle,
       logLevel: 'silent',
       // yaml's CommonJS build calls require('process').
-      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      },
     });
     chmodSync(bundle, 0o644);
   });
@@ -238,14 +264,20 @@ describe('loadConfigFile as an unprivileged user (real EACCES)', () => {
     rmSync(userDir, { recursive: true, force: true });
   });
 
-  async function loadUnprivileged(path: string): Promise<{ code?: string; message?: string; origin?: string }> {
+  async function loadUnprivileged(
+    path: string,
+  ): Promise<{ code?: string; message?: string; origin?: string }> {
     if (!isRoot) {
       return loadConfigFile(path).then(
         (r) => ({ origin: r.origin }),
         (e: ConfigError) => ({ code: e.code, message: e.message }),
       );
     }
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bundle, path], { encoding: 'utf8' });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bundle, path],
+      { encoding: 'utf8' },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     return JSON.parse(r.stdout) as { code?: string; message?: string; origin?: string };

@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../daemon/src/config/schema.js';
 import { Backoff } from '../../daemon/src/daemon/backoff.js';
-import { DaemonController, type LoadedConfig, type ReconcileSummary } from '../../daemon/src/daemon/controller.js';
+import {
+  DaemonController,
+  type LoadedConfig,
+  type ReconcileSummary,
+} from '../../daemon/src/daemon/controller.js';
 import { createLogger } from '../../daemon/src/daemon/log.js';
 import { ReconcileLoop } from '../../daemon/src/daemon/loop.js';
 import type { Notifier } from '../../daemon/src/daemon/notify.js';
@@ -21,7 +25,12 @@ function parseToy(text: string, file: string): Config {
     ]);
   }
   const m = /cidrs:\s*(.*)/.exec(text);
-  const list = m ? m[1]!.split(',').map((s) => s.trim()).filter(Boolean) : ['10.0.0.0/8'];
+  const list = m
+    ? m[1]!
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : ['10.0.0.0/8'];
   return makeConfig({ nonMasqueradeCIDRs: list });
 }
 
@@ -40,8 +49,14 @@ class Fixture {
   path = '/etc/ip-masq/config.yaml';
   controller: DaemonController;
 
-  constructor(options: { vanishGraceMs?: number; backoff?: Backoff; fightThreshold?: number } = {}) {
-    const log = createLogger({ journal: false, level: 'debug', write: (l) => void this.lines.push(JSON.parse(l) as Record<string, unknown>) });
+  constructor(
+    options: { vanishGraceMs?: number; backoff?: Backoff; fightThreshold?: number } = {},
+  ) {
+    const log = createLogger({
+      journal: false,
+      level: 'debug',
+      write: (l) => void this.lines.push(JSON.parse(l) as Record<string, unknown>),
+    });
     const notify: Notifier = {
       enabled: true,
       watchdogIntervalMs: null,
@@ -55,7 +70,8 @@ class Fixture {
       configPath: this.path,
       load: async (path): Promise<LoadedConfig> => {
         const text = this.files.get(path);
-        if (text === undefined) return { config: parseToy('', path), origin: 'absent', text: '', path };
+        if (text === undefined)
+          return { config: parseToy('', path), origin: 'absent', text: '', path };
         return { config: parseToy(text, path), origin: 'file', text, path };
       },
       parse: parseToy,
@@ -67,7 +83,11 @@ class Fixture {
         const before = this.live ?? [];
         const changed = JSON.stringify(this.live) !== JSON.stringify(want);
         this.live = [...want];
-        const flannelDeleted = this.flannelToDelete.map((r) => ({ family: 'ip', table: 'nat', ...r }));
+        const flannelDeleted = this.flannelToDelete.map((r) => ({
+          family: 'ip',
+          table: 'nat',
+          ...r,
+        }));
         this.flannelToDelete = [];
         return {
           changed,
@@ -95,7 +115,9 @@ class Fixture {
   }
 
   logs(msg: string): Array<Record<string, unknown>> {
-    return this.lines.filter((l) => l.msg === msg || (typeof l.msg === 'string' && l.msg.startsWith(msg)));
+    return this.lines.filter(
+      (l) => l.msg === msg || (typeof l.msg === 'string' && l.msg.startsWith(msg)),
+    );
   }
 }
 
@@ -105,11 +127,21 @@ describe('DaemonController', () => {
   it('applies a valid file, sends READY once with a STATUS, persists it, and writes one audit event', async () => {
     const f = new Fixture();
     f.files.set(f.path, 'cidrs: 10.0.0.0/8, 192.168.0.0/16');
-    f.flannelToDelete = [{ chain: 'FLANNEL-POSTRTG', iptables: '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully' }];
+    f.flannelToDelete = [
+      {
+        chain: 'FLANNEL-POSTRTG',
+        iptables:
+          '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully',
+      },
+    ];
     expect(await f.controller.pass(['start'])).toEqual({});
     expect(f.live).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
     expect(f.notes).toEqual([`READY enforcing ${f.path}, generation 1`]);
-    expect(f.persisted).toMatchObject({ origin: 'file', source: f.path, text: 'cidrs: 10.0.0.0/8, 192.168.0.0/16' });
+    expect(f.persisted).toMatchObject({
+      origin: 'file',
+      source: f.path,
+      text: 'cidrs: 10.0.0.0/8, 192.168.0.0/16',
+    });
     const [audit, ...more] = f.logs('applied ruleset');
     expect(more).toHaveLength(0);
     expect(audit).toMatchObject({
@@ -118,7 +150,12 @@ describe('DaemonController', () => {
       generation: 1,
       cidrsAdded: ['10.0.0.0/8', '192.168.0.0/16'],
       cidrsRemoved: [],
-      flannelRulesDeleted: [{ chain: 'FLANNEL-POSTRTG', rule: '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully' }],
+      flannelRulesDeleted: [
+        {
+          chain: 'FLANNEL-POSTRTG',
+          rule: '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully',
+        },
+      ],
       durationMs: 12.3,
     });
 
@@ -130,7 +167,13 @@ describe('DaemonController', () => {
 
     f.files.set(f.path, 'cidrs: 10.0.0.0/8');
     await f.controller.pass(['file', 'drift']);
-    expect(f.logs('applied ruleset')[1]).toMatchObject({ trigger: 'file', triggers: ['file', 'drift'], generation: 2, cidrsAdded: [], cidrsRemoved: ['192.168.0.0/16'] });
+    expect(f.logs('applied ruleset')[1]).toMatchObject({
+      trigger: 'file',
+      triggers: ['file', 'drift'],
+      generation: 2,
+      cidrsAdded: [],
+      cidrsRemoved: ['192.168.0.0/16'],
+    });
     expect(f.saves).toBe(2);
   });
 
@@ -175,10 +218,15 @@ describe('DaemonController', () => {
     const [err] = f.logs('config invalid');
     expect(err).toMatchObject({
       level: 50,
-      issues: [`${f.path}:2:3: nonMasqueradeCIDRs[0]: "BAD" is not a CIDR`, `${f.path}:4:1: bogus: unknown key`],
+      issues: [
+        `${f.path}:2:3: nonMasqueradeCIDRs[0]: "BAD" is not a CIDR`,
+        `${f.path}:4:1: bogus: unknown key`,
+      ],
     });
     expect(err!.msg).toContain(`${f.path}:2:3`);
-    expect(f.controller.status).toContain(`config invalid: ${f.path}:2:3: nonMasqueradeCIDRs[0]: "BAD" is not a CIDR (and 1 more)`);
+    expect(f.controller.status).toContain(
+      `config invalid: ${f.path}:2:3: nonMasqueradeCIDRs[0]: "BAD" is not a CIDR (and 1 more)`,
+    );
     expect(f.persisted?.text).toBe('cidrs: 10.0.0.0/8');
 
     f.files.set(f.path, 'cidrs: 172.16.0.0/12');
@@ -203,12 +251,23 @@ describe('DaemonController', () => {
 
   it('at start with an invalid file applies the persisted last good config and says so', async () => {
     const f = new Fixture();
-    f.persisted = { origin: 'file', source: f.path, text: 'cidrs: 192.168.0.0/16', savedAt: '2026-11-30T10:00:00.000Z' };
+    f.persisted = {
+      origin: 'file',
+      source: f.path,
+      text: 'cidrs: 192.168.0.0/16',
+      savedAt: '2026-11-30T10:00:00.000Z',
+    };
     f.files.set(f.path, 'BAD');
     await f.controller.pass(['start']);
     expect(f.live).toEqual(['192.168.0.0/16']);
-    expect(f.logs('config file invalid at start; applying the last good config saved 2026-11-30T10:00:00.000Z')).toHaveLength(1);
-    expect(f.notes[0]).toMatch(/^READY config invalid: .*:2:3: .*; enforcing the persisted last good config, generation 1$/);
+    expect(
+      f.logs(
+        'config file invalid at start; applying the last good config saved 2026-11-30T10:00:00.000Z',
+      ),
+    ).toHaveLength(1);
+    expect(f.notes[0]).toMatch(
+      /^READY config invalid: .*:2:3: .*; enforcing the persisted last good config, generation 1$/,
+    );
     expect(f.saves).toBe(0);
   });
 
@@ -216,7 +275,11 @@ describe('DaemonController', () => {
     const f = new Fixture();
     f.persisted = { origin: 'file', source: f.path, text: 'cidrs: 192.168.0.0/16', savedAt: 'x' };
     f.files.set(f.path, 'BAD');
-    f.nftFailure = new NftError('NFT_FAILED', 'nft failed with exit code 1', { argv: ['nft'], exitStatus: 1, stderr: '' });
+    f.nftFailure = new NftError('NFT_FAILED', 'nft failed with exit code 1', {
+      argv: ['nft'],
+      exitStatus: 1,
+      stderr: '',
+    });
     expect((await f.controller.pass(['start'])).retryAfterMs).toBe(250);
     f.nftFailure = null;
     await f.controller.pass(['retry']);
@@ -229,7 +292,9 @@ describe('DaemonController', () => {
     expect(await f.controller.pass(['start'])).toEqual({});
     expect(f.reconciles).toHaveLength(0);
     expect(f.live).toBeNull();
-    expect(f.notes).toEqual([`READY waiting for a valid config: ${f.path}:2:3: nonMasqueradeCIDRs[0]: "BAD" is not a CIDR (and 1 more); no rules applied`]);
+    expect(f.notes).toEqual([
+      `READY waiting for a valid config: ${f.path}:2:3: nonMasqueradeCIDRs[0]: "BAD" is not a CIDR (and 1 more); no rules applied`,
+    ]);
     f.files.set(f.path, 'cidrs: 10.0.0.0/8');
     await f.controller.pass(['file']);
     expect(f.live).toEqual(['10.0.0.0/8']);
@@ -249,7 +314,9 @@ describe('DaemonController', () => {
     const f = new Fixture();
     await f.controller.pass(['start']);
     expect(f.live).toEqual(['10.0.0.0/8']);
-    expect(f.logs(`config file ${f.path} does not exist; applying the defaults`)[0]).toMatchObject({ level: 40 });
+    expect(f.logs(`config file ${f.path} does not exist; applying the defaults`)[0]).toMatchObject({
+      level: 40,
+    });
     expect(f.persisted).toMatchObject({ origin: 'absent', text: '' });
     expect(f.controller.status).toContain('enforcing the defaults');
   });
@@ -280,12 +347,18 @@ describe('DaemonController', () => {
   it('nft failing: backoff doubling from 250 ms capped at 30 s, STATUS says why, not READY until it works, then recovers', async () => {
     const f = new Fixture();
     f.files.set(f.path, 'cidrs: 10.0.0.0/8');
-    f.nftFailure = new NftError('NFT_NOT_FOUND', 'nft not found: /x/nft (install the nftables package, or pass --nft PATH)', { argv: ['/x/nft'], exitStatus: null, stderr: '' });
+    f.nftFailure = new NftError(
+      'NFT_NOT_FOUND',
+      'nft not found: /x/nft (install the nftables package, or pass --nft PATH)',
+      { argv: ['/x/nft'], exitStatus: null, stderr: '' },
+    );
     const delays: number[] = [];
     for (let i = 0; i < 10; i++) delays.push((await f.controller.pass(['retry'])).retryAfterMs!);
     expect(delays).toEqual([250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
     expect(f.controller.ready).toBe(false);
-    expect(f.notes[0]).toBe('STATUS nft failing (retry in 1s): nft not found: /x/nft (install the nftables package, or pass --nft PATH); no rules applied, generation 0');
+    expect(f.notes[0]).toBe(
+      'STATUS nft failing (retry in 1s): nft not found: /x/nft (install the nftables package, or pass --nft PATH); no rules applied, generation 0',
+    );
     const errors = f.logs('reconcile failed');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ level: 50, code: 'NFT_NOT_FOUND' });
@@ -300,7 +373,9 @@ describe('DaemonController', () => {
   it('a failing state directory is a warning, never a failed pass', async () => {
     const f = new Fixture();
     f.files.set(f.path, 'cidrs: 10.0.0.0/8');
-    (f.controller as unknown as { deps: { state: { save: () => Promise<void> } } }).deps.state.save = async () => {
+    (
+      f.controller as unknown as { deps: { state: { save: () => Promise<void> } } }
+    ).deps.state.save = async () => {
       throw new Error('cannot save the last good config to /ro/x: EROFS');
     };
     expect(await f.controller.pass(['start'])).toEqual({});

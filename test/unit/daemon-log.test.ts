@@ -12,7 +12,11 @@ describe('createLogger', () => {
     log.info({ generation: 3 }, 'applied ruleset');
     log.debug('not shown at info');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 30, generation: 3, msg: 'applied ruleset' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 30,
+      generation: 3,
+      msg: 'applied ruleset',
+    });
   });
 
   it('prefixes each line with its syslog priority under journald, exactly once', () => {
@@ -67,7 +71,9 @@ describe('RepeatLimiter', () => {
 describe('Backoff', () => {
   it('doubles from the initial delay, caps, and resets', () => {
     const b = new Backoff({ initialMs: 100, maxMs: 1000 });
-    expect([b.next(), b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([b.next(), b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
     expect(b.attempts).toBe(6);
     b.reset();
     expect(b.next()).toBe(100);

@@ -43,9 +43,17 @@ describe('ReconcileLoop', () => {
     expect(loop.passes).toBe(2);
   });
 
-  fcTest.prop([fc.array(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 4 })), { minLength: 1, maxLength: 25 })], {
-    numRuns: 25,
-  })('the last pass always sees the last write', async (writes) => {
+  fcTest.prop(
+    [
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 4 })), {
+        minLength: 1,
+        maxLength: 25,
+      }),
+    ],
+    {
+      numRuns: 25,
+    },
+  )('the last pass always sees the last write', async (writes) => {
     let content = -1;
     let lastSeen = -2;
     const loop = new ReconcileLoop({

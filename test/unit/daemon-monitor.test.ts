@@ -3,25 +3,36 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../../daemon/src/daemon/backoff.js';
-import { isFlannelMasqueradeAdd, mayConcernUs, NftMonitor, parseMonitorLine, touchesOwnTables, type MonitorEvent } from '../../daemon/src/nft/monitor.js';
+import {
+  isFlannelMasqueradeAdd,
+  mayConcernUs,
+  NftMonitor,
+  parseMonitorLine,
+  touchesOwnTables,
+  type MonitorEvent,
+} from '../../daemon/src/nft/monitor.js';
 
 // Lines as nft 1.0.6 `-j monitor` printed them (captured in a network namespace).
 const LINES = {
   addTable: '{"add": {"table": {"family": "ip", "name": "ip-masq", "handle": 1}}}',
-  addChain: '{"add": {"chain": {"family": "ip", "table": "ip-masq", "name": "postrouting", "handle": 1, "type": "nat", "hook": "postrouting", "prio": 110, "policy": "accept"}}}',
+  addChain:
+    '{"add": {"chain": {"family": "ip", "table": "ip-masq", "name": "postrouting", "handle": 1, "type": "nat", "hook": "postrouting", "prio": 110, "policy": "accept"}}}',
   delRule:
     '{"delete": {"rule": {"family": "ip", "table": "ip-masq", "chain": "postrouting", "handle": 2, "comment": "ip-masq: x", "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"masquerade": null}]}}}',
-  addElem: '{"add": {"element": {"family": "ip", "table": "ip-masq", "name": "nomasq", "elem": {"set": [{"prefix": {"addr": "10.0.0.0", "len": 8}}]}}}}',
+  addElem:
+    '{"add": {"element": {"family": "ip", "table": "ip-masq", "name": "nomasq", "elem": {"set": [{"prefix": {"addr": "10.0.0.0", "len": 8}}]}}}}',
   delTable6: '{"delete": {"table": {"family": "ip6", "name": "ip-masq", "handle": 2}}}',
   otherTable: '{"add": {"table": {"family": "inet", "name": "ip-masq", "handle": 3}}}',
-  kubeProxy: '{"add": {"element": {"family": "ip", "table": "kube-proxy", "name": "cluster-ips", "elem": {"set": ["10.96.0.1"]}}}}',
+  kubeProxy:
+    '{"add": {"element": {"family": "ip", "table": "kube-proxy", "name": "cluster-ips", "elem": {"set": ["10.96.0.1"]}}}}',
   flannelXt:
     '{"add": {"rule": {"family": "ip", "table": "nat", "chain": "FLANNEL-POSTRTG", "handle": 7, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.244.0.0", "len": 16}}}}, {"counter": {"packets": 0, "bytes": 0}}, {"xt": {"type": "target", "name": "MASQUERADE"}}]}}}',
   flannelNft:
     '{"add": {"rule": {"family": "ip", "table": "flannel-ipv4", "chain": "postrtg", "handle": 9, "expr": [{"masquerade": {"flags": "fully-random"}}]}}}',
   flannelReturn:
     '{"add": {"rule": {"family": "ip", "table": "nat", "chain": "FLANNEL-POSTRTG", "handle": 8, "expr": [{"counter": {"packets": 0, "bytes": 0}}, {"return": null}]}}}',
-  kubeMasq: '{"add": {"rule": {"family": "ip", "table": "nat", "chain": "KUBE-POSTROUTING", "handle": 10, "expr": [{"xt": {"type": "target", "name": "MASQUERADE"}}]}}}',
+  kubeMasq:
+    '{"add": {"rule": {"family": "ip", "table": "nat", "chain": "KUBE-POSTROUTING", "handle": 10, "expr": [{"xt": {"type": "target", "name": "MASQUERADE"}}]}}}',
 };
 
 const ev = (line: string): MonitorEvent => {
@@ -32,14 +43,37 @@ const ev = (line: string): MonitorEvent => {
 
 describe('parseMonitorLine', () => {
   it('reduces each event to op, kind, family, table (and chain)', () => {
-    expect(ev(LINES.addTable)).toMatchObject({ op: 'add', kind: 'table', family: 'ip', table: 'ip-masq' });
-    expect(ev(LINES.addChain)).toMatchObject({ op: 'add', kind: 'chain', family: 'ip', table: 'ip-masq' });
-    expect(ev(LINES.delRule)).toMatchObject({ op: 'delete', kind: 'rule', table: 'ip-masq', chain: 'postrouting' });
+    expect(ev(LINES.addTable)).toMatchObject({
+      op: 'add',
+      kind: 'table',
+      family: 'ip',
+      table: 'ip-masq',
+    });
+    expect(ev(LINES.addChain)).toMatchObject({
+      op: 'add',
+      kind: 'chain',
+      family: 'ip',
+      table: 'ip-masq',
+    });
+    expect(ev(LINES.delRule)).toMatchObject({
+      op: 'delete',
+      kind: 'rule',
+      table: 'ip-masq',
+      chain: 'postrouting',
+    });
     expect(ev(LINES.addElem)).toMatchObject({ op: 'add', kind: 'element', table: 'ip-masq' });
   });
 
   it('ignores what is not one JSON event', () => {
-    for (const l of ['', '# new generation 28 by process 25370 (iptables)', '{', '[]', '{"add": 1}', '{"add": {"table": {"family": "ip"}}}', 'null']) {
+    for (const l of [
+      '',
+      '# new generation 28 by process 25370 (iptables)',
+      '{',
+      '[]',
+      '{"add": 1}',
+      '{"add": {"table": {"family": "ip"}}}',
+      'null',
+    ]) {
       expect(parseMonitorLine(l)).toBeNull();
     }
   });
@@ -47,7 +81,11 @@ describe('parseMonitorLine', () => {
 
 describe('routing', () => {
   it('our tables are ip/ip6 ip-masq, nothing else', () => {
-    expect([LINES.addTable, LINES.addChain, LINES.delRule, LINES.addElem, LINES.delTable6].map((l) => touchesOwnTables(ev(l)))).toEqual([true, true, true, true, true]);
+    expect(
+      [LINES.addTable, LINES.addChain, LINES.delRule, LINES.addElem, LINES.delTable6].map((l) =>
+        touchesOwnTables(ev(l)),
+      ),
+    ).toEqual([true, true, true, true, true]);
     expect(touchesOwnTables(ev(LINES.otherTable))).toBe(false);
     expect(touchesOwnTables(ev(LINES.kubeProxy))).toBe(false);
   });
@@ -63,7 +101,16 @@ describe('routing', () => {
 
 describe('mayConcernUs', () => {
   it('lets through our tables and masquerade rules, drops everything else unparsed', () => {
-    for (const l of [LINES.addTable, LINES.delRule, LINES.addElem, LINES.delTable6, LINES.flannelXt, LINES.flannelNft, LINES.kubeMasq]) expect(mayConcernUs(l)).toBe(true);
+    for (const l of [
+      LINES.addTable,
+      LINES.delRule,
+      LINES.addElem,
+      LINES.delTable6,
+      LINES.flannelXt,
+      LINES.flannelNft,
+      LINES.kubeMasq,
+    ])
+      expect(mayConcernUs(l)).toBe(true);
     expect(mayConcernUs(LINES.kubeProxy)).toBe(false);
     expect(mayConcernUs(LINES.flannelReturn)).toBe(false);
   });
@@ -92,13 +139,20 @@ ${exitAfter ? 'process.exitCode = 1;' : 'setInterval(() => {}, 1000);'}`,
   it('runs argv + -j monitor, emits parsed events and stops the child', async () => {
     const events: MonitorEvent[] = [];
     monitor = new NftMonitor({
-      argv: fakeNft([LINES.addTable, 'garbage', LINES.kubeProxy, LINES.flannelXt, LINES.addElem], false),
+      argv: fakeNft(
+        [LINES.addTable, 'garbage', LINES.kubeProxy, LINES.flannelXt, LINES.addElem],
+        false,
+      ),
       prefilter: mayConcernUs,
       onEvent: (e) => events.push(e),
     });
     monitor.start();
     await vi.waitFor(() => expect(events).toHaveLength(3), { timeout: 5000 });
-    expect(events.map((e) => `${e.kind} ${e.table}`)).toEqual(['table ip-masq', 'rule nat', 'element ip-masq']);
+    expect(events.map((e) => `${e.kind} ${e.table}`)).toEqual([
+      'table ip-masq',
+      'rule nat',
+      'element ip-masq',
+    ]);
     expect(monitor.running).toBe(true);
     await monitor.stop();
     expect(monitor.running).toBe(false);

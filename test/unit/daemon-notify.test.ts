@@ -47,15 +47,23 @@ describe('createNotifier', () => {
   it('derives the watchdog interval from WATCHDOG_USEC (half), only for our pid', () => {
     const env = { NOTIFY_SOCKET: '/x', WATCHDOG_USEC: '20000000' };
     expect(createNotifier({ env, pid: 42 }).watchdogIntervalMs).toBe(10_000);
-    expect(createNotifier({ env: { ...env, WATCHDOG_PID: '42' }, pid: 42 }).watchdogIntervalMs).toBe(10_000);
-    expect(createNotifier({ env: { ...env, WATCHDOG_PID: '7' }, pid: 42 }).watchdogIntervalMs).toBeNull();
+    expect(
+      createNotifier({ env: { ...env, WATCHDOG_PID: '42' }, pid: 42 }).watchdogIntervalMs,
+    ).toBe(10_000);
+    expect(
+      createNotifier({ env: { ...env, WATCHDOG_PID: '7' }, pid: 42 }).watchdogIntervalMs,
+    ).toBeNull();
     expect(createNotifier({ env: { NOTIFY_SOCKET: '/x' }, pid: 42 }).watchdogIntervalMs).toBeNull();
   });
 
   it('reports a failing systemd-notify once and keeps going', async () => {
     const r = recorder(true);
     const errors: string[] = [];
-    const n = createNotifier({ env: { NOTIFY_SOCKET: '/x' }, exec: r.exec, onError: (m) => errors.push(m) });
+    const n = createNotifier({
+      env: { NOTIFY_SOCKET: '/x' },
+      exec: r.exec,
+      onError: (m) => errors.push(m),
+    });
     n.ready('a');
     n.status('b');
     n.status('c');

@@ -37,8 +37,14 @@ describe('runDaemon', () => {
       flush: async () => undefined,
     };
     const parse = (text: string, file: string): Config => {
-      if (text.includes('!')) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'bang' }]);
-      return makeConfig({ nonMasqueradeCIDRs: text.split(',').map((s) => s.trim()).filter(Boolean) });
+      if (text.includes('!'))
+        throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'bang' }]);
+      return makeConfig({
+        nonMasqueradeCIDRs: text
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      });
     };
     let gate: Promise<void> = Promise.resolve();
     let entered = false;
@@ -49,7 +55,11 @@ describe('runDaemon', () => {
       env: {},
       signals,
       monitor: false,
-      log: createLogger({ journal: false, level: 'debug', write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>) }),
+      log: createLogger({
+        journal: false,
+        level: 'debug',
+        write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>),
+      }),
       notifier,
       load: async (path): Promise<LoadedConfig> => {
         const text = readFileSync(path, 'utf8');
@@ -63,24 +73,48 @@ describe('runDaemon', () => {
         const last = applied[applied.length - 1];
         const changed = JSON.stringify(last) !== JSON.stringify(config.nonMasqueradeCIDRs);
         if (changed) applied.push(config.nonMasqueradeCIDRs);
-        return { changed, cidrsAdded: [], cidrsRemoved: [], flannelDeleted: [], transactions: changed ? 1 : 0, durationMs: 1 };
+        return {
+          changed,
+          cidrsAdded: [],
+          cidrsRemoved: [],
+          flannelDeleted: [],
+          transactions: changed ? 1 : 0,
+          durationMs: 1,
+        };
       },
     });
-    await vi.waitFor(() => expect(notes[0]).toBe(`READY enforcing ${configPath}, generation 1`), { timeout: 5000 });
+    await vi.waitFor(() => expect(notes[0]).toBe(`READY enforcing ${configPath}, generation 1`), {
+      timeout: 5000,
+    });
     expect(hupListenersAtReady).toBe(1);
     expect(applied).toEqual([['10.0.0.0/8']]);
 
     writeFileSync(configPath, '192.0.2.0/24');
-    await vi.waitFor(() => expect(applied).toEqual([['10.0.0.0/8'], ['192.0.2.0/24']]), { timeout: 5000 });
+    await vi.waitFor(() => expect(applied).toEqual([['10.0.0.0/8'], ['192.0.2.0/24']]), {
+      timeout: 5000,
+    });
 
     writeFileSync(configPath, 'broken!');
-    await vi.waitFor(() => expect(notes.some((n) => n.startsWith('STATUS config invalid'))).toBe(true), { timeout: 5000 });
-    expect(JSON.parse(readFileSync(join(dir, 'state', 'last-good-config.json'), 'utf8'))).toMatchObject({ text: '192.0.2.0/24' });
+    await vi.waitFor(
+      () => expect(notes.some((n) => n.startsWith('STATUS config invalid'))).toBe(true),
+      { timeout: 5000 },
+    );
+    expect(
+      JSON.parse(readFileSync(join(dir, 'state', 'last-good-config.json'), 'utf8')),
+    ).toMatchObject({ text: '192.0.2.0/24' });
 
     const passes = () => lines.filter((l) => l.msg === 'pass started').length;
     const before = passes();
     signals.emit('SIGHUP');
-    await vi.waitFor(() => expect(lines.some((l) => l.msg === 'pass started' && (l.triggers as string[]).includes('sighup'))).toBe(true), { timeout: 5000 });
+    await vi.waitFor(
+      () =>
+        expect(
+          lines.some(
+            (l) => l.msg === 'pass started' && (l.triggers as string[]).includes('sighup'),
+          ),
+        ).toBe(true),
+      { timeout: 5000 },
+    );
     await vi.waitFor(() => expect(passes()).toBeGreaterThan(before));
 
     // SIGTERM during a pass: the pass finishes (its apply lands), then runDaemon resolves 0.

@@ -10,7 +10,9 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'ipm-state-'));
 describe('resolveStateDir', () => {
   it('prefers --state-dir, then the first entry of $STATE_DIRECTORY, then /var/lib/ip-masq', () => {
     expect(resolveStateDir('/x', { STATE_DIRECTORY: '/y' })).toBe('/x');
-    expect(resolveStateDir(undefined, { STATE_DIRECTORY: '/var/lib/ip-masq:/var/lib/other' })).toBe('/var/lib/ip-masq');
+    expect(resolveStateDir(undefined, { STATE_DIRECTORY: '/var/lib/ip-masq:/var/lib/other' })).toBe(
+      '/var/lib/ip-masq',
+    );
     expect(resolveStateDir(undefined, { STATE_DIRECTORY: '/y' })).toBe('/y');
     expect(resolveStateDir(undefined, { STATE_DIRECTORY: '' })).toBe(DEFAULT_STATE_DIR);
     expect(resolveStateDir(undefined, {})).toBe(DEFAULT_STATE_DIR);
@@ -22,7 +24,12 @@ describe('StateStore', () => {
     const dir = join(tmp(), 'nested', 'state');
     const s = new StateStore(dir);
     expect(await s.load()).toBeNull();
-    const v = { origin: 'file' as const, source: '/etc/ip-masq/config.yaml', text: 'nonMasqueradeCIDRs: []\n', savedAt: '2026-11-30T00:00:00.000Z' };
+    const v = {
+      origin: 'file' as const,
+      source: '/etc/ip-masq/config.yaml',
+      text: 'nonMasqueradeCIDRs: []\n',
+      savedAt: '2026-11-30T00:00:00.000Z',
+    };
     await s.save(v);
     expect(await s.load()).toEqual(v);
     await s.save({ ...v, text: 'x' });
@@ -47,7 +54,9 @@ describe('StateStore', () => {
     const blocker = join(dir, 'file');
     writeFileSync(blocker, '');
     const s = new StateStore(join(blocker, 'state'));
-    const err = await s.save({ origin: 'absent', source: 'x', text: '', savedAt: 'x' }).catch((e: unknown) => e);
+    const err = await s
+      .save({ origin: 'absent', source: 'x', text: '', savedAt: 'x' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IpMasqError);
     expect((err as IpMasqError).code).toBe('STATE_FAILED');
     expect((err as Error).message).toContain('cannot save the last good config');

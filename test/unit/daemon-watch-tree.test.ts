@@ -27,7 +27,8 @@ afterEach(() => {
 async function seen(path: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!events.includes(path)) {
-    if (Date.now() > deadline) throw new Error(`no event for ${path}; got ${JSON.stringify(events)}`);
+    if (Date.now() > deadline)
+      throw new Error(`no event for ${path}; got ${JSON.stringify(events)}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -73,7 +74,10 @@ describe('watchConfigTree', () => {
   it('a config.d/ that exists at start is watched from the start', async () => {
     const dropDir = join(root, 'config.d');
     mkdirSync(dropDir);
-    watcher = watchConfigTree({ path: join(root, 'config.yaml'), onChange: (_e, p) => events.push(p) });
+    watcher = watchConfigTree({
+      path: join(root, 'config.yaml'),
+      onChange: (_e, p) => events.push(p),
+    });
     writeFileSync(join(dropDir, 'x.yaml'), '{}\n');
     await seen(join(dropDir, 'x.yaml'));
   });

@@ -1,4 +1,12 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -15,7 +23,10 @@ describe('watchConfigDir', () => {
 
   function start(dir: string) {
     const events: string[] = [];
-    watcher = watchConfigDir({ path: join(dir, 'config.yaml'), onChange: (_e, p) => events.push(p.slice(dir.length) || '<dir>') });
+    watcher = watchConfigDir({
+      path: join(dir, 'config.yaml'),
+      onChange: (_e, p) => events.push(p.slice(dir.length) || '<dir>'),
+    });
     return events;
   }
 

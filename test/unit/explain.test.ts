@@ -6,10 +6,17 @@ import { cidr, makeConfig } from '../helpers/config.js';
 
 function packet(dst: string, opts: { src?: string; local?: boolean } = {}): Packet {
   const d = parseIp(dst)!;
-  return { family: d.family, dst: d.addr, src: opts.src ? parseIp(opts.src)!.addr : null, dstIsLocal: opts.local ?? false };
+  return {
+    family: d.family,
+    dst: d.addr,
+    src: opts.src ? parseIp(opts.src)!.addr : null,
+    dstIsLocal: opts.local ?? false,
+  };
 }
 
-const facts = { podNetwork: { ipv4: { network: cidr('10.244.0.0/16'), subnet: cidr('10.244.1.0/24') } } };
+const facts = {
+  podNetwork: { ipv4: { network: cidr('10.244.0.0/16'), subnet: cidr('10.244.1.0/24') } },
+};
 
 describe('explainPacket', () => {
   const plan = buildPlan(makeConfig({ nonMasqueradeCIDRs: ['198.51.100.0/24'] }), facts);
@@ -33,11 +40,16 @@ describe('explainPacket', () => {
   it('names the deciding rule in nft syntax with its position', () => {
     const r = explainPacket(plan, packet('203.0.113.7'));
     expect(r.rule).toMatchObject({ position: 6, text: 'counter masquerade fully-random' });
-    expect(explainPacket(plan, packet('198.51.100.1')).rule?.text).toBe('ip daddr @nomasq counter return');
+    expect(explainPacket(plan, packet('198.51.100.1')).rule?.text).toBe(
+      'ip daddr @nomasq counter return',
+    );
   });
 
   it('says that IPv6 is not ours when enableIPv6 is false, and decides it when true', () => {
-    expect(explainPacket(plan, packet('2001:db8::1'))).toMatchObject({ decision: 'keep source', rule: null });
+    expect(explainPacket(plan, packet('2001:db8::1'))).toMatchObject({
+      decision: 'keep source',
+      rule: null,
+    });
     const dual = buildPlan(makeConfig({ enableIPv6: true, nonMasqueradeCIDRs: ['fd00::/8'] }));
     expect(explainPacket(dual, packet('fd12::1')).rule?.id).toBe('non-masquerade');
     expect(explainPacket(dual, packet('fe80::1')).rule?.id).toBe('link-local');

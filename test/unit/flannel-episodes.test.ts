@@ -1,17 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FlannelReaddTracker, isFlannelMasqueradeEvent, FLANNEL_MASQ_FIX } from '../../daemon/src/flannel/episodes.js';
+import {
+  FlannelReaddTracker,
+  isFlannelMasqueradeEvent,
+  FLANNEL_MASQ_FIX,
+} from '../../daemon/src/flannel/episodes.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { SUBNET_ENV_DUAL } from '../fixtures/flannel/scenarios.js';
 
-const facts = resolveFlannelFacts({ clusterCIDR: [], nodeSubnet: [] }, { text: SUBNET_ENV_DUAL, path: 'p' }).facts;
+const facts = resolveFlannelFacts(
+  { clusterCIDR: [], nodeSubnet: [] },
+  { text: SUBNET_ENV_DUAL, path: 'p' },
+).facts;
 
 describe('FlannelReaddTracker', () => {
   it('the first pass cleans leftovers silently', () => {
     const t = new FlannelReaddTracker();
     expect(t.record(2, 0)).toEqual({ readd: false, warning: null });
-    expect(t.snapshot(0)).toMatchObject({ readds: 0, episodes: 0, leftoverRules: 2, episodeActive: false });
+    expect(t.snapshot(0)).toMatchObject({
+      readds: 0,
+      episodes: 0,
+      leftoverRules: 2,
+      episodeActive: false,
+    });
   });
 
   it('warns once per episode while flannel re-adds every 5 s, again after a quiet period', () => {
@@ -26,7 +38,13 @@ describe('FlannelReaddTracker', () => {
       if (v.warning) warnings.push(s);
     }
     expect(warnings).toEqual([5]);
-    expect(t.snapshot(600_000)).toMatchObject({ readds: 120, readdRules: 240, episodes: 1, episodeActive: true, lastReaddAt: 600_000 });
+    expect(t.snapshot(600_000)).toMatchObject({
+      readds: 120,
+      readdRules: 240,
+      episodes: 1,
+      episodeActive: true,
+      lastReaddAt: 600_000,
+    });
     // Quiet for 2 minutes: the episode ends; the next re-add warns again.
     expect(t.snapshot(720_000).episodeActive).toBe(false);
     const v = t.record(1, 721_000);
@@ -57,7 +75,10 @@ describe('FlannelReaddTracker', () => {
 describe('isFlannelMasqueradeEvent', () => {
   // Captured from `nft -j monitor rules` while iptables-restore re-created flannel's rules
   // (test/integration/flannel-monitor.test.ts writes it).
-  const lines = readFileSync(fileURLToPath(new URL('../fixtures/flannel/monitor-readd.ndjson', import.meta.url)), 'utf8')
+  const lines = readFileSync(
+    fileURLToPath(new URL('../fixtures/flannel/monitor-readd.ndjson', import.meta.url)),
+    'utf8',
+  )
     .split('\n')
     .filter((l) => l.trim() !== '');
 
@@ -65,36 +86,88 @@ describe('isFlannelMasqueradeEvent', () => {
     const hits = lines.filter((l) => isFlannelMasqueradeEvent(l, facts, { enableIPv6: true }));
     expect(lines.length).toBeGreaterThan(hits.length);
     expect(hits).toHaveLength(4);
-    for (const h of hits) expect(h).toMatch(/"add": \{"rule": \{"family": "ip6?", "table": "nat", "chain": "FLANNEL-POSTRTG".*"MASQUERADE"/);
+    for (const h of hits)
+      expect(h).toMatch(
+        /"add": \{"rule": \{"family": "ip6?", "table": "nat", "chain": "FLANNEL-POSTRTG".*"MASQUERADE"/,
+      );
   });
 
   it('IPv6 additions only with enableIPv6; parsed objects work too', () => {
-    const hits = lines.filter((l) => isFlannelMasqueradeEvent(JSON.parse(l), facts, { enableIPv6: false }));
+    const hits = lines.filter((l) =>
+      isFlannelMasqueradeEvent(JSON.parse(l), facts, { enableIPv6: false }),
+    );
     expect(hits).toHaveLength(2);
     expect(hits.every((h) => h.includes('"family": "ip",'))).toBe(true);
   });
 
   it('deletions, garbage and foreign rules are not events', () => {
-    const masqAdd = lines.find((l) => isFlannelMasqueradeEvent(l, facts, { enableIPv6: true })) as string;
-    expect(isFlannelMasqueradeEvent(masqAdd.replace('{"add"', '{"delete"'), facts, { enableIPv6: true })).toBe(false);
+    const masqAdd = lines.find((l) =>
+      isFlannelMasqueradeEvent(l, facts, { enableIPv6: true }),
+    ) as string;
+    expect(
+      isFlannelMasqueradeEvent(masqAdd.replace('{"add"', '{"delete"'), facts, { enableIPv6: true }),
+    ).toBe(false);
     expect(isFlannelMasqueradeEvent('not json', facts, { enableIPv6: true })).toBe(false);
     expect(isFlannelMasqueradeEvent(null, facts, { enableIPv6: true })).toBe(false);
-    expect(isFlannelMasqueradeEvent({ add: { rule: { family: 'ip', table: 'nat', chain: 'FLANNEL-POSTRTG', expr: 'x' } } }, facts, { enableIPv6: true })).toBe(false);
-    expect(isFlannelMasqueradeEvent(masqAdd.replace('"table": "nat"', '"table": "filter"'), facts, { enableIPv6: true })).toBe(false);
-    expect(isFlannelMasqueradeEvent(masqAdd.replace('FLANNEL-POSTRTG', 'KUBE-POSTROUTING'), facts, { enableIPv6: true })).toBe(false);
-    expect(isFlannelMasqueradeEvent(masqAdd.replace('"family": "ip"', '"family": "inet"'), facts, { enableIPv6: true })).toBe(false);
+    expect(
+      isFlannelMasqueradeEvent(
+        { add: { rule: { family: 'ip', table: 'nat', chain: 'FLANNEL-POSTRTG', expr: 'x' } } },
+        facts,
+        { enableIPv6: true },
+      ),
+    ).toBe(false);
+    expect(
+      isFlannelMasqueradeEvent(masqAdd.replace('"table": "nat"', '"table": "filter"'), facts, {
+        enableIPv6: true,
+      }),
+    ).toBe(false);
+    expect(
+      isFlannelMasqueradeEvent(masqAdd.replace('FLANNEL-POSTRTG', 'KUBE-POSTROUTING'), facts, {
+        enableIPv6: true,
+      }),
+    ).toBe(false);
+    expect(
+      isFlannelMasqueradeEvent(masqAdd.replace('"family": "ip"', '"family": "inet"'), facts, {
+        enableIPv6: true,
+      }),
+    ).toBe(false);
   });
 
   it('nftables-mode and POSTROUTING-era additions are recognised too', () => {
-    const nftMode = { add: { rule: { family: 'ip', table: 'flannel-ipv4', chain: 'postrtg', handle: 7, expr: [{ masquerade: { flags: 'fully-random' } }] } } };
+    const nftMode = {
+      add: {
+        rule: {
+          family: 'ip',
+          table: 'flannel-ipv4',
+          chain: 'postrtg',
+          handle: 7,
+          expr: [{ masquerade: { flags: 'fully-random' } }],
+        },
+      },
+    };
     expect(isFlannelMasqueradeEvent(nftMode, facts, { enableIPv6: false })).toBe(true);
     const v10 = {
       add: {
         rule: {
-          family: 'ip', table: 'nat', chain: 'POSTROUTING', handle: 3,
+          family: 'ip',
+          table: 'nat',
+          chain: 'POSTROUTING',
+          handle: 3,
           expr: [
-            { match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { prefix: { addr: '10.244.0.0', len: 16 } } } },
-            { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: { prefix: { addr: '224.0.0.0', len: 4 } } } },
+            {
+              match: {
+                op: '==',
+                left: { payload: { protocol: 'ip', field: 'saddr' } },
+                right: { prefix: { addr: '10.244.0.0', len: 16 } },
+              },
+            },
+            {
+              match: {
+                op: '!=',
+                left: { payload: { protocol: 'ip', field: 'daddr' } },
+                right: { prefix: { addr: '224.0.0.0', len: 4 } },
+              },
+            },
             { counter: { packets: 0, bytes: 0 } },
             { xt: { type: 'target', name: 'MASQUERADE' } },
           ],

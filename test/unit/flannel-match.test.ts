@@ -18,10 +18,15 @@ const fixtures: FlannelFixture[] = readdirSync(DIR)
   .filter((f) => f.endsWith('.json'))
   .map((f) => JSON.parse(readFileSync(DIR + f, 'utf8')) as FlannelFixture);
 const byName = (n: string): FlannelFixture => fixtures.find((f) => f.name === n) as FlannelFixture;
-const factsOf = (fx: FlannelFixture) => resolveFlannelFacts({ clusterCIDR: [], nodeSubnet: [] }, { text: fx.subnetEnv, path: 'subnet.env' }).facts;
+const factsOf = (fx: FlannelFixture) =>
+  resolveFlannelFacts(
+    { clusterCIDR: [], nodeSubnet: [] },
+    { text: fx.subnetEnv, path: 'subnet.env' },
+  ).facts;
 const find = (fx: FlannelFixture, opts = { enableIPv6: fx.enableIPv6 }, facts = factsOf(fx)) =>
   findFlannelMasquerade(candidateListings(fx.ruleset as unknown as NftListing, opts), facts, opts);
-const keys = (l: { family: string; table: string; chain: string; handle: number }[]) => l.map((r) => `${r.family} ${r.table} ${r.chain} #${r.handle}`).sort();
+const keys = (l: { family: string; table: string; chain: string; handle: number }[]) =>
+  l.map((r) => `${r.family} ${r.table} ${r.chain} #${r.handle}`).sort();
 
 describe('findFlannelMasquerade on captured rulesets', () => {
   it('has the fixtures of every scenario', () => {
@@ -50,7 +55,10 @@ describe('findFlannelMasquerade on captured rulesets', () => {
   });
 
   it('a different cluster network in the facts matches nothing in POSTROUTING', () => {
-    const other = resolveFlannelFacts({ clusterCIDR: [], nodeSubnet: [] }, { text: 'FLANNEL_NETWORK=10.245.0.0/16\nFLANNEL_SUBNET=10.245.1.1/24\n', path: 'p' }).facts;
+    const other = resolveFlannelFacts(
+      { clusterCIDR: [], nodeSubnet: [] },
+      { text: 'FLANNEL_NETWORK=10.245.0.0/16\nFLANNEL_SUBNET=10.245.1.1/24\n', path: 'p' },
+    ).facts;
     expect(find(byName('v0.12-random-fully'), undefined, other)).toEqual([]);
   });
 
@@ -70,14 +78,18 @@ describe('findFlannelMasquerade on captured rulesets', () => {
     const nftMode = find(byName('nftables-mode'));
     expect(nftMode[0]).toMatchObject({
       era: 'nftables',
-      iptables: 'add rule ip flannel-ipv4 postrtg ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random',
+      iptables:
+        'add rule ip flannel-ipv4 postrtg ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random',
     });
   });
 
   it('never matches a rule listed under another chain than its own', () => {
     const fx = byName('current-no-random');
     const listings = candidateListings(fx.ruleset as unknown as NftListing, { enableIPv6: false });
-    const moved = listings.map((l) => ({ ...l, rules: l.rules.map((r) => ({ ...r, chain: 'KUBE-POSTROUTING' })) }));
+    const moved = listings.map((l) => ({
+      ...l,
+      rules: l.rules.map((r) => ({ ...r, chain: 'KUBE-POSTROUTING' })),
+    }));
     expect(findFlannelMasquerade(moved, factsOf(fx), { enableIPv6: false })).toEqual([]);
   });
 });
@@ -116,35 +128,90 @@ describe('POSTROUTING shape is exact', () => {
   const p = (field: string, op: string, addr: string, len: number) => ({
     match: { op, left: { payload: { protocol: 'ip', field } }, right: { prefix: { addr, len } } },
   });
-  const masqRule = (expr: Record<string, unknown>[]): NftRule => ({ family: 'ip', table: 'nat', chain: 'POSTROUTING', handle: 3, expr });
-  const base: Record<string, unknown>[] = [p('saddr', '==', '10.244.0.0', 16), p('daddr', '!=', '224.0.0.0', 4), { counter: { packets: 0, bytes: 0 } }, { xt: { type: 'target', name: 'MASQUERADE' } }];
+  const masqRule = (expr: Record<string, unknown>[]): NftRule => ({
+    family: 'ip',
+    table: 'nat',
+    chain: 'POSTROUTING',
+    handle: 3,
+    expr,
+  });
+  const base: Record<string, unknown>[] = [
+    p('saddr', '==', '10.244.0.0', 16),
+    p('daddr', '!=', '224.0.0.0', 4),
+    { counter: { packets: 0, bytes: 0 } },
+    { xt: { type: 'target', name: 'MASQUERADE' } },
+  ];
 
   it('matches the bare shape, with or without comment', () => {
-    expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule(base), facts)).toBe('postrouting');
-    expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule([...base.slice(0, 2), { xt: { type: 'match', name: 'comment' } }, ...base.slice(2)]), facts)).toBe('postrouting');
+    expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule(base), facts)).toBe(
+      'postrouting',
+    );
+    expect(
+      classifyFlannelRule(
+        'ip',
+        'nat',
+        'POSTROUTING',
+        masqRule([
+          ...base.slice(0, 2),
+          { xt: { type: 'match', name: 'comment' } },
+          ...base.slice(2),
+        ]),
+        facts,
+      ),
+    ).toBe('postrouting');
   });
 
   const extra = fc.oneof(
     fc.constant({ match: { op: '!=', left: { meta: { key: 'oifname' } }, right: 'docker0' } }),
     fc.constant({ xt: { type: 'match', name: 'addrtype' } }),
     fc.constant({ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'udp' } }),
-    fc.record({ match: fc.record({ op: fc.constantFrom('==', '!='), left: fc.constant({ payload: { protocol: 'ip', field: 'saddr' } }), right: fc.ipV4() }) }),
-    fc.constant({ match: { op: '==', left: { '&': [{ meta: { key: 'mark' } }, 16384] }, right: 16384 } }),
+    fc.record({
+      match: fc.record({
+        op: fc.constantFrom('==', '!='),
+        left: fc.constant({ payload: { protocol: 'ip', field: 'saddr' } }),
+        right: fc.ipV4(),
+      }),
+    }),
+    fc.constant({
+      match: { op: '==', left: { '&': [{ meta: { key: 'mark' } }, 16384] }, right: 16384 },
+    }),
   );
-  fcTest.prop([extra, fc.nat({ max: 3 })])('any extra match anywhere makes it not flannel’s', (e, at) => {
-    const expr = [...base];
-    expr.splice(Math.min(at, 3), 0, e as Record<string, unknown>);
-    expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule(expr), facts)).toBeNull();
-  });
+  fcTest.prop([extra, fc.nat({ max: 3 })])(
+    'any extra match anywhere makes it not flannel’s',
+    (e, at) => {
+      const expr = [...base];
+      expr.splice(Math.min(at, 3), 0, e as Record<string, unknown>);
+      expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule(expr), facts)).toBeNull();
+    },
+  );
 
-  fcTest.prop([fc.integer({ min: 0, max: 32 }), fc.ipV4()])('another source prefix is not flannel’s', (len, addr) => {
-    fc.pre(!(addr === '10.244.0.0' && len === 16));
-    const expr = [p('saddr', '==', addr, len), ...base.slice(1)];
-    expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule(expr), facts)).toBeNull();
-  });
+  fcTest.prop([fc.integer({ min: 0, max: 32 }), fc.ipV4()])(
+    'another source prefix is not flannel’s',
+    (len, addr) => {
+      fc.pre(!(addr === '10.244.0.0' && len === 16));
+      const expr = [p('saddr', '==', addr, len), ...base.slice(1)];
+      expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule(expr), facts)).toBeNull();
+    },
+  );
 
   it('RETURN or a native masquerade in POSTROUTING is never matched', () => {
-    expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule([...base.slice(0, 3), { return: null }]), facts)).toBeNull();
-    expect(classifyFlannelRule('ip', 'nat', 'POSTROUTING', masqRule([...base.slice(0, 3), { masquerade: null }]), facts)).toBeNull();
+    expect(
+      classifyFlannelRule(
+        'ip',
+        'nat',
+        'POSTROUTING',
+        masqRule([...base.slice(0, 3), { return: null }]),
+        facts,
+      ),
+    ).toBeNull();
+    expect(
+      classifyFlannelRule(
+        'ip',
+        'nat',
+        'POSTROUTING',
+        masqRule([...base.slice(0, 3), { masquerade: null }]),
+        facts,
+      ),
+    ).toBeNull();
   });
 });

@@ -8,9 +8,22 @@ import { removeFlannelMasquerade, listFlannelCandidates } from '../../daemon/src
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import type { FlannelFixture } from '../fixtures/flannel/scenarios.js';
 
-const fx = JSON.parse(readFileSync(fileURLToPath(new URL('../fixtures/flannel/current-dualstack.json', import.meta.url)), 'utf8')) as FlannelFixture;
-const facts = resolveFlannelFacts({ clusterCIDR: [], nodeSubnet: [] }, { text: fx.subnetEnv, path: 'p' }).facts;
-const enoent = (argv: string[]) => new NftError('NFT_FAILED', 'x', { argv, exitStatus: 1, stderr: 'Error: Could not process rule: No such file or directory' });
+const fx = JSON.parse(
+  readFileSync(
+    fileURLToPath(new URL('../fixtures/flannel/current-dualstack.json', import.meta.url)),
+    'utf8',
+  ),
+) as FlannelFixture;
+const facts = resolveFlannelFacts(
+  { clusterCIDR: [], nodeSubnet: [] },
+  { text: fx.subnetEnv, path: 'p' },
+).facts;
+const enoent = (argv: string[]) =>
+  new NftError('NFT_FAILED', 'x', {
+    argv,
+    exitStatus: 1,
+    stderr: 'Error: Could not process rule: No such file or directory',
+  });
 
 /** An NftClient over an in-memory ruleset: `list chain` filters it, batches delete from it. */
 class FakeNft extends NftClient {
@@ -25,9 +38,25 @@ class FakeNft extends NftClient {
   override async list(what: readonly string[]): Promise<NftListing | null> {
     this.lists.push([...what]);
     const [, family, table, chain] = what;
-    const exists = this.ruleset.some((o) => 'chain' in o && o.chain.family === family && o.chain.table === table && o.chain.name === chain);
+    const exists = this.ruleset.some(
+      (o) =>
+        'chain' in o &&
+        o.chain.family === family &&
+        o.chain.table === table &&
+        o.chain.name === chain,
+    );
     if (!exists) return null;
-    return this.ruleset.filter((o) => ('chain' in o && o.chain.name === chain && o.chain.table === table && o.chain.family === family) || ('rule' in o && o.rule.chain === chain && o.rule.table === table && o.rule.family === family));
+    return this.ruleset.filter(
+      (o) =>
+        ('chain' in o &&
+          o.chain.name === chain &&
+          o.chain.table === table &&
+          o.chain.family === family) ||
+        ('rule' in o &&
+          o.rule.chain === chain &&
+          o.rule.table === table &&
+          o.rule.family === family),
+    );
   }
   override async applyBatch(batch: NftBatch): Promise<void> {
     this.batches.push(batch);
@@ -38,7 +67,13 @@ class FakeNft extends NftClient {
     for (const c of batch.nftables) {
       if (!('delete' in c) || !('rule' in c.delete)) throw new Error('only deletes expected');
       const d = c.delete.rule;
-      const i = this.ruleset.findIndex((o) => 'rule' in o && o.rule.family === d.family && o.rule.table === d.table && o.rule.handle === d.handle);
+      const i = this.ruleset.findIndex(
+        (o) =>
+          'rule' in o &&
+          o.rule.family === d.family &&
+          o.rule.table === d.table &&
+          o.rule.handle === d.handle,
+      );
       if (i < 0) throw enoent(['nft']);
       this.ruleset.splice(i, 1);
     }
@@ -54,7 +89,12 @@ describe('removeFlannelMasquerade (fake nft)', () => {
     expect(nft.lists.every((w) => w[0] === 'chain')).toBe(true);
     expect(nft.lists).toHaveLength(6);
     const listed = await listFlannelCandidates(nft, { enableIPv6: true });
-    expect(listed.map((l) => `${l.family} ${l.table} ${l.chain}`)).toEqual(['ip nat POSTROUTING', 'ip nat FLANNEL-POSTRTG', 'ip6 nat POSTROUTING', 'ip6 nat FLANNEL-POSTRTG']);
+    expect(listed.map((l) => `${l.family} ${l.table} ${l.chain}`)).toEqual([
+      'ip nat POSTROUTING',
+      'ip nat FLANNEL-POSTRTG',
+      'ip6 nat POSTROUTING',
+      'ip6 nat FLANNEL-POSTRTG',
+    ]);
   });
 
   it('no batch at all when nothing matches', async () => {
@@ -71,7 +111,9 @@ describe('removeFlannelMasquerade (fake nft)', () => {
 
     const stubborn = new FakeNft(structuredClone(fx.ruleset) as unknown as NftListing);
     stubborn.failNextApply = 2;
-    await expect(removeFlannelMasquerade(stubborn, facts, { enableIPv6: true })).rejects.toThrow(NftError);
+    await expect(removeFlannelMasquerade(stubborn, facts, { enableIPv6: true })).rejects.toThrow(
+      NftError,
+    );
     expect(stubborn.batches).toHaveLength(2);
   });
 
@@ -79,9 +121,15 @@ describe('removeFlannelMasquerade (fake nft)', () => {
     const nft = new FakeNft(structuredClone(fx.ruleset) as unknown as NftListing);
     nft.applyBatch = async (b) => {
       nft.batches.push(b);
-      throw new NftError('NFT_PERMISSION', 'denied', { argv: [], exitStatus: 1, stderr: 'Operation not permitted' });
+      throw new NftError('NFT_PERMISSION', 'denied', {
+        argv: [],
+        exitStatus: 1,
+        stderr: 'Operation not permitted',
+      });
     };
-    await expect(removeFlannelMasquerade(nft, facts, { enableIPv6: true })).rejects.toMatchObject({ code: 'NFT_PERMISSION' });
+    await expect(removeFlannelMasquerade(nft, facts, { enableIPv6: true })).rejects.toMatchObject({
+      code: 'NFT_PERMISSION',
+    });
     expect(nft.batches).toHaveLength(1);
   });
 });

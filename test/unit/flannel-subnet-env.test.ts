@@ -36,7 +36,8 @@ describe('parseSubnetEnv', () => {
   });
 
   it('tolerates comments, blank lines, CRLF, export and quotes; ignores unknown keys', () => {
-    const text = '# written by flanneld\r\n\r\nexport FLANNEL_NETWORK="10.244.0.0/16"\r\nFLANNEL_SUBNET=\'10.244.7.1/24\'\r\nFLANNEL_FUTURE=x\r\nFLANNEL_IPMASQ=false\r\n';
+    const text =
+      '# written by flanneld\r\n\r\nexport FLANNEL_NETWORK="10.244.0.0/16"\r\nFLANNEL_SUBNET=\'10.244.7.1/24\'\r\nFLANNEL_FUTURE=x\r\nFLANNEL_IPMASQ=false\r\n';
     const { env, problems } = parseSubnetEnv(text, 'f');
     expect(problems).toEqual([]);
     expect(formatCidr(env.network4!)).toBe('10.244.0.0/16');
@@ -45,7 +46,15 @@ describe('parseSubnetEnv', () => {
   });
 
   it('reports each bad line with its number and keeps the good ones', () => {
-    const text = ['FLANNEL_NETWORK=10.244.0.0/33', 'garbage line', 'FLANNEL_SUBNET=10.244.1.1/24', 'FLANNEL_IPMASQ=yes', 'FLANNEL_MTU=abc', 'FLANNEL_IPV6_NETWORK=10.0.0.0/8', 'FLANNEL_NETWORK="10.0.0.0/8'].join('\n');
+    const text = [
+      'FLANNEL_NETWORK=10.244.0.0/33',
+      'garbage line',
+      'FLANNEL_SUBNET=10.244.1.1/24',
+      'FLANNEL_IPMASQ=yes',
+      'FLANNEL_MTU=abc',
+      'FLANNEL_IPV6_NETWORK=10.0.0.0/8',
+      'FLANNEL_NETWORK="10.0.0.0/8',
+    ].join('\n');
     const { env, problems } = parseSubnetEnv(text, 'subnet.env');
     expect(formatCidr(env.subnet4!)).toBe('10.244.1.0/24');
     expect(env.network4).toBeUndefined();
@@ -60,7 +69,10 @@ describe('parseSubnetEnv', () => {
   });
 
   it('rejects a subnet of the wrong family and a missing prefix length', () => {
-    const { problems } = parseSubnetEnv('FLANNEL_SUBNET=fd00::1/64\nFLANNEL_IPV6_SUBNET=fd00::1', 'f');
+    const { problems } = parseSubnetEnv(
+      'FLANNEL_SUBNET=fd00::1/64\nFLANNEL_IPV6_SUBNET=fd00::1',
+      'f',
+    );
     expect(problems[0]).toMatch(/^f:1: FLANNEL_SUBNET: .*expected IPv4/);
     expect(problems[1]).toMatch(/^f:2: FLANNEL_IPV6_SUBNET: .*no prefix length/);
   });
@@ -72,7 +84,10 @@ describe('resolveFlannelFacts', () => {
   });
 
   it('file only: both families, ipMasq, source is the path', () => {
-    const { facts, problems } = resolveFlannelFacts(noOverride, { text: DUAL, path: '/run/flannel/subnet.env' });
+    const { facts, problems } = resolveFlannelFacts(noOverride, {
+      text: DUAL,
+      path: '/run/flannel/subnet.env',
+    });
     expect(problems).toEqual([]);
     expect(facts?.source).toBe('/run/flannel/subnet.env');
     expect(facts?.ipMasq).toBe(true);
@@ -93,16 +108,27 @@ describe('resolveFlannelFacts', () => {
   });
 
   it('overrides without a file; a family with only C is dropped with a fix', () => {
-    const { facts, problems } = resolveFlannelFacts({ clusterCIDR: [cidr('10.42.0.0/16'), cidr('fd00::/48')], nodeSubnet: [cidr('10.42.3.0/24')] }, null);
+    const { facts, problems } = resolveFlannelFacts(
+      {
+        clusterCIDR: [cidr('10.42.0.0/16'), cidr('fd00::/48')],
+        nodeSubnet: [cidr('10.42.3.0/24')],
+      },
+      null,
+    );
     expect(facts?.source).toBe('config');
     expect(facts?.ipMasq).toBeNull();
     expect(facts?.ipv4).toBeDefined();
     expect(facts?.ipv6).toBeUndefined();
-    expect(problems).toEqual([expect.stringMatching(/IPv6 cluster network fd00::\/48 .*flannel\.nodeSubnet/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/IPv6 cluster network fd00::\/48 .*flannel\.nodeSubnet/),
+    ]);
   });
 
   it('a malformed file still yields what it can', () => {
-    const { facts, problems } = resolveFlannelFacts(noOverride, { text: 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=bogus\n', path: 'p' });
+    const { facts, problems } = resolveFlannelFacts(noOverride, {
+      text: 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=bogus\n',
+      path: 'p',
+    });
     expect(facts).not.toBeNull();
     expect(facts?.ipv4).toBeUndefined();
     expect(problems).toHaveLength(2);
@@ -110,10 +136,22 @@ describe('resolveFlannelFacts', () => {
   });
 
   it('warns when the node subnet lies outside the cluster network, and on duplicate overrides', () => {
-    const { facts, problems } = resolveFlannelFacts({ clusterCIDR: [cidr('10.42.0.0/16'), cidr('10.43.0.0/16')], nodeSubnet: [cidr('10.99.0.0/24')] }, null);
+    const { facts, problems } = resolveFlannelFacts(
+      {
+        clusterCIDR: [cidr('10.42.0.0/16'), cidr('10.43.0.0/16')],
+        nodeSubnet: [cidr('10.99.0.0/24')],
+      },
+      null,
+    );
     expect(facts?.ipv4).toBeDefined();
-    expect(problems.some((p) => /2 IPv4 prefixes given, using 10\.42\.0\.0\/16/.test(p))).toBe(true);
-    expect(problems.some((p) => /10\.99\.0\.0\/24 is not inside the cluster network 10\.42\.0\.0\/16/.test(p))).toBe(true);
+    expect(problems.some((p) => /2 IPv4 prefixes given, using 10\.42\.0\.0\/16/.test(p))).toBe(
+      true,
+    );
+    expect(
+      problems.some((p) =>
+        /10\.99\.0\.0\/24 is not inside the cluster network 10\.42\.0\.0\/16/.test(p),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -125,7 +163,10 @@ describe('readFlannelFacts', () => {
       await writeFile(path, DUAL);
       const ok = await readFlannelFacts({ subnetEnv: path, ...noOverride });
       expect(ok.facts?.ipv4).toBeDefined();
-      expect(await readFlannelFacts({ subnetEnv: join(dir, 'absent'), ...noOverride })).toEqual({ facts: null, problems: [] });
+      expect(await readFlannelFacts({ subnetEnv: join(dir, 'absent'), ...noOverride })).toEqual({
+        facts: null,
+        problems: [],
+      });
       await mkdir(join(dir, 'adir'));
       const bad = await readFlannelFacts({ subnetEnv: join(dir, 'adir'), ...noOverride });
       expect(bad.facts).toBeNull();
@@ -139,19 +180,38 @@ describe('readFlannelFacts', () => {
 describe('parseSubnetEnv never throws', () => {
   const line = fc.oneof(
     fc.string(),
-    fc.constantFrom('FLANNEL_NETWORK', 'FLANNEL_SUBNET', 'FLANNEL_IPV6_NETWORK', 'FLANNEL_IPV6_SUBNET', 'FLANNEL_MTU', 'FLANNEL_IPMASQ').chain((k) =>
-      fc.oneof(fc.string(), fc.ipV4(), fc.ipV6(), fc.tuple(fc.ipV4(), fc.integer({ min: -1, max: 40 })).map(([a, l]) => `${a}/${l}`)).map((v) => `${k}=${v}`),
-    ),
+    fc
+      .constantFrom(
+        'FLANNEL_NETWORK',
+        'FLANNEL_SUBNET',
+        'FLANNEL_IPV6_NETWORK',
+        'FLANNEL_IPV6_SUBNET',
+        'FLANNEL_MTU',
+        'FLANNEL_IPMASQ',
+      )
+      .chain((k) =>
+        fc
+          .oneof(
+            fc.string(),
+            fc.ipV4(),
+            fc.ipV6(),
+            fc.tuple(fc.ipV4(), fc.integer({ min: -1, max: 40 })).map(([a, l]) => `${a}/${l}`),
+          )
+          .map((v) => `${k}=${v}`),
+      ),
   );
-  fcTest.prop([fc.array(line, { maxLength: 12 })])('every problem names its line; facts resolve', (lines) => {
-    const text = lines.join('\n');
-    const { problems } = parseSubnetEnv(text, 'f');
-    const count = text.split(/\r?\n/).length;
-    for (const p of problems) {
-      const n = Number(/^f:(\d+): /.exec(p)?.[1]);
-      expect(n).toBeGreaterThanOrEqual(1);
-      expect(n).toBeLessThanOrEqual(count);
-    }
-    expect(() => resolveFlannelFacts(noOverride, { text, path: 'f' })).not.toThrow();
-  });
+  fcTest.prop([fc.array(line, { maxLength: 12 })])(
+    'every problem names its line; facts resolve',
+    (lines) => {
+      const text = lines.join('\n');
+      const { problems } = parseSubnetEnv(text, 'f');
+      const count = text.split(/\r?\n/).length;
+      for (const p of problems) {
+        const n = Number(/^f:(\d+): /.exec(p)?.[1]);
+        expect(n).toBeGreaterThanOrEqual(1);
+        expect(n).toBeLessThanOrEqual(count);
+      }
+      expect(() => resolveFlannelFacts(noOverride, { text, path: 'f' })).not.toThrow();
+    },
+  );
 });

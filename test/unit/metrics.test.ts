@@ -3,7 +3,15 @@
  * per-pass result rules, drift and flannel-episode counting through the wrappers, the atomic
  * textfile, the HTTP listener on loopback, and `metrics.listen` parsing.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,14 +41,31 @@ function tempDir(): string {
 
 function collectingLog(): MetricsLog & { lines: Array<{ level: string; msg: string }> } {
   const lines: Array<{ level: string; msg: string }> = [];
-  return { lines, info: (_o, msg) => lines.push({ level: 'info', msg }), warn: (_o, msg) => lines.push({ level: 'warn', msg }) };
+  return {
+    lines,
+    info: (_o, msg) => lines.push({ level: 'info', msg }),
+    warn: (_o, msg) => lines.push({ level: 'warn', msg }),
+  };
 }
 
 describe('exposition text', () => {
   it('escapes label values and help, spells infinities, ends with a newline', () => {
     const text = renderExposition([
-      { name: 'x_total', help: 'a \\ b\nc', type: 'counter', samples: [{ labels: { k: 'q"uote\\back\nnl' }, value: 3 }] },
-      { name: 'h', help: 'h', type: 'histogram', buckets: [0.5, 1], cumulative: [1, 2], sum: 1.25, count: 3 },
+      {
+        name: 'x_total',
+        help: 'a \\ b\nc',
+        type: 'counter',
+        samples: [{ labels: { k: 'q"uote\\back\nnl' }, value: 3 }],
+      },
+      {
+        name: 'h',
+        help: 'h',
+        type: 'histogram',
+        buckets: [0.5, 1],
+        cumulative: [1, 2],
+        sum: 1.25,
+        count: 3,
+      },
       { name: 'g', help: 'g', type: 'gauge', samples: [{ value: Infinity }] },
     ]);
     expect(text).toBe(
@@ -69,8 +94,10 @@ describe('DaemonMetrics', () => {
   it('a fresh daemon exports every family with zeros and parses strictly', () => {
     const m = new DaemonMetrics(() => 0);
     const e = parseExposition(m.render());
-    for (const r of ['changed', 'unchanged', 'error', 'invalid_config']) expect(e.value('ip_masq_reconciles_total', { result: r })).toBe(0);
-    for (const k of ['not_found', 'no_json', 'permission', 'failed', 'verify_failed', 'other']) expect(e.value('ip_masq_nft_errors_total', { kind: k })).toBe(0);
+    for (const r of ['changed', 'unchanged', 'error', 'invalid_config'])
+      expect(e.value('ip_masq_reconciles_total', { result: r })).toBe(0);
+    for (const k of ['not_found', 'no_json', 'permission', 'failed', 'verify_failed', 'other'])
+      expect(e.value('ip_masq_nft_errors_total', { kind: k })).toBe(0);
     expect(e.value('ip_masq_last_success_timestamp_seconds')).toBe(0);
     expect(e.value('ip_masq_reconcile_duration_seconds_count')).toBe(0);
   });
@@ -78,7 +105,10 @@ describe('DaemonMetrics', () => {
   it('counts one result per pass: error > invalid_config > changed/unchanged; a pass with nothing counts nothing', () => {
     let now = 1_700_000_000_000;
     const m = new DaemonMetrics(() => now);
-    const config = parseConfigText('nonMasqueradeCIDRs: [10.0.0.0/8, 10.1.0.0/16, fd00::/8]\nenableIPv6: true\n', 'c');
+    const config = parseConfigText(
+      'nonMasqueradeCIDRs: [10.0.0.0/8, 10.1.0.0/16, fd00::/8]\nenableIPv6: true\n',
+      'c',
+    );
     m.configLoaded(true);
     m.reconciled(config, { changed: true, flannelDeleted: 2, drift: false }, 12);
     expect(m.passDone()).toBe('changed');
@@ -112,7 +142,9 @@ describe('DaemonMetrics', () => {
   });
 
   it('nft error kinds', () => {
-    expect(nftErrorKind(new NftError('NFT_NOT_FOUND', 'x', { argv: [], exitStatus: null, stderr: '' }))).toBe('not_found');
+    expect(
+      nftErrorKind(new NftError('NFT_NOT_FOUND', 'x', { argv: [], exitStatus: null, stderr: '' })),
+    ).toBe('not_found');
     expect(nftErrorKind(new IpMasqError('VERIFY_FAILED', 'x'))).toBe('verify_failed');
     expect(nftErrorKind(new Error('boom'))).toBe('other');
   });
@@ -127,7 +159,11 @@ describe('instrumentDaemon', () => {
       { changed: true, flannelDeleted: [], plan }, // first apply: not drift
       { changed: true, flannelDeleted: [], plan: buildPlan(config) }, // same plan again: drift
       { changed: true, flannelDeleted: [], plan: buildPlan(makeConfig({ masqLinkLocal: true })) }, // config change
-      { changed: false, flannelDeleted: [{}, {}], plan: buildPlan(makeConfig({ masqLinkLocal: true })) },
+      {
+        changed: false,
+        flannelDeleted: [{}, {}],
+        plan: buildPlan(makeConfig({ masqLinkLocal: true })),
+      },
     ];
     const episodeWarnings = [null, 'flannel re-added…', null];
     const inst = instrumentDaemon({
@@ -174,7 +210,9 @@ describe('instrumentDaemon', () => {
   it('writes the textfile after each pass, follows textfileDir changes (removing the old file), serves and stops /metrics', async () => {
     const a = tempDir();
     const b = tempDir();
-    let enforced = makeConfig({ metrics: { textfileDir: a, listen: { host: '127.0.0.1', port: 0, loopback: true } } });
+    let enforced = makeConfig({
+      metrics: { textfileDir: a, listen: { host: '127.0.0.1', port: 0, loopback: true } },
+    });
     const inst = instrumentDaemon({
       load: async () => ({}),
       reconcile: async () => ({ changed: false, flannelDeleted: [] }),
@@ -183,21 +221,35 @@ describe('instrumentDaemon', () => {
     const log = collectingLog();
     await inst.reconcile(enforced);
     await inst.afterPass(log);
-    expect(parseExposition(readFileSync(join(a, 'ip_masq.prom'), 'utf8')).value('ip_masq_reconciles_total', { result: 'unchanged' })).toBe(1);
+    expect(
+      parseExposition(readFileSync(join(a, 'ip_masq.prom'), 'utf8')).value(
+        'ip_masq_reconciles_total',
+        { result: 'unchanged' },
+      ),
+    ).toBe(1);
     expect(statSync(join(a, 'ip_masq.prom')).mode & 0o777).toBe(0o644);
     const port = inst.listening!.port;
     const scraped = await get(port, '/metrics');
     expect(scraped.status).toBe(200);
     expect(scraped.type).toBe('text/plain; version=0.0.4; charset=utf-8');
-    expect(parseExposition(scraped.body).value('ip_masq_reconciles_total', { result: 'unchanged' })).toBe(1);
+    expect(
+      parseExposition(scraped.body).value('ip_masq_reconciles_total', { result: 'unchanged' }),
+    ).toBe(1);
     expect((await get(port, '/')).status).toBe(404);
-    expect(log.lines.map((l) => l.msg)).toEqual([`serving metrics on http://127.0.0.1:${port}/metrics`]);
+    expect(log.lines.map((l) => l.msg)).toEqual([
+      `serving metrics on http://127.0.0.1:${port}/metrics`,
+    ]);
 
     enforced = makeConfig({ metrics: { textfileDir: b, listen: null } });
     await inst.reconcile(enforced);
     await inst.afterPass(log);
     expect(existsSync(join(a, 'ip_masq.prom'))).toBe(false);
-    expect(parseExposition(readFileSync(join(b, 'ip_masq.prom'), 'utf8')).value('ip_masq_reconciles_total', { result: 'unchanged' })).toBe(2);
+    expect(
+      parseExposition(readFileSync(join(b, 'ip_masq.prom'), 'utf8')).value(
+        'ip_masq_reconciles_total',
+        { result: 'unchanged' },
+      ),
+    ).toBe(2);
     expect(readdirSync(b)).toEqual(['ip_masq.prom']);
     expect(inst.listening).toBeNull();
     await expect(get(port, '/metrics')).rejects.toThrow(/ECONNREFUSED/);
@@ -211,13 +263,24 @@ describe('instrumentDaemon', () => {
       flannelReadds: { record: () => ({ warning: null }) },
     });
     const log = collectingLog();
-    const enforced = makeConfig({ metrics: { textfileDir: '/nonexistent/dir', listen: { host: '0.0.0.0', port: 0, loopback: false } } });
+    const enforced = makeConfig({
+      metrics: {
+        textfileDir: '/nonexistent/dir',
+        listen: { host: '0.0.0.0', port: 0, loopback: false },
+      },
+    });
     for (let i = 0; i < 3; i++) {
       await inst.reconcile(enforced);
       await inst.afterPass(log);
     }
-    expect(log.lines.filter((l) => l.msg.startsWith('cannot write metrics to /nonexistent/dir/ip_masq.prom'))).toHaveLength(1);
-    expect(log.lines.filter((l) => l.level === 'warn' && l.msg.includes('is not a loopback address'))).toHaveLength(1);
+    expect(
+      log.lines.filter((l) =>
+        l.msg.startsWith('cannot write metrics to /nonexistent/dir/ip_masq.prom'),
+      ),
+    ).toHaveLength(1);
+    expect(
+      log.lines.filter((l) => l.level === 'warn' && l.msg.includes('is not a loopback address')),
+    ).toHaveLength(1);
     await inst.stop();
   });
 });
@@ -272,10 +335,20 @@ describe('metrics.listen', () => {
   });
 
   it('config errors point at the value; a number is accepted as a port', () => {
-    expect(() => parseConfigText('metrics:\n  listen: "0.0.0.0"\n', 'c.yaml')).toThrow(/^c\.yaml:2:11: metrics\.listen: "0\.0\.0\.0"/);
-    expect(parseConfigText('metrics:\n  listen: 9817\n', 'c.yaml').metrics.listen).toEqual({ host: '127.0.0.1', port: 9817, loopback: true });
-    expect(() => parseConfigText('metrics:\n  textfileDir: relative/dir\n', 'c.yaml')).toThrow(/metrics\.textfileDir: expected an absolute directory/);
-    expect(() => parseConfigText('metrics:\n  textFileDir: /x\n', 'c.yaml')).toThrow(/unknown key "textFileDir"; did you mean textfileDir\?/);
+    expect(() => parseConfigText('metrics:\n  listen: "0.0.0.0"\n', 'c.yaml')).toThrow(
+      /^c\.yaml:2:11: metrics\.listen: "0\.0\.0\.0"/,
+    );
+    expect(parseConfigText('metrics:\n  listen: 9817\n', 'c.yaml').metrics.listen).toEqual({
+      host: '127.0.0.1',
+      port: 9817,
+      loopback: true,
+    });
+    expect(() => parseConfigText('metrics:\n  textfileDir: relative/dir\n', 'c.yaml')).toThrow(
+      /metrics\.textfileDir: expected an absolute directory/,
+    );
+    expect(() => parseConfigText('metrics:\n  textFileDir: /x\n', 'c.yaml')).toThrow(
+      /unknown key "textFileDir"; did you mean textfileDir\?/,
+    );
   });
 });
 
@@ -285,7 +358,9 @@ function get(port: number, path: string): Promise<{ status: number; type: string
     const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }),
+      );
     });
     req.on('error', reject);
     req.end();

@@ -25,7 +25,9 @@ function asListedByNft(batch: ReturnType<typeof planToBatch>, family: 'ip' | 'ip
     }
     body.handle = handle++;
     if (kind === 'set' && Array.isArray(body.elem)) {
-      body.elem = (body.elem as { prefix: { addr: string; len: number } }[]).map((e) => (e.prefix.len === 32 ? e.prefix.addr : e));
+      body.elem = (body.elem as { prefix: { addr: string; len: number } }[]).map((e) =>
+        e.prefix.len === 32 ? e.prefix.addr : e,
+      );
     }
     if (kind === 'rule') {
       body.expr = (body.expr as Record<string, unknown>[]).map((e) => {
@@ -56,19 +58,30 @@ describe('read-back comparison', () => {
     const tampered = structuredClone(listed);
     const last = tampered.at(-1) as { rule: { expr: Record<string, unknown>[] } };
     last.rule.expr[1] = { masquerade: null };
-    expect(tableDifference(expectedState(table), liveState(tampered, 'ip'))).toMatch(/rule 4 .* differs/);
+    expect(tableDifference(expectedState(table), liveState(tampered, 'ip'))).toMatch(
+      /rule 4 .* differs/,
+    );
   });
 
   it('catches a missing set element, a foreign chain, a missing table and an unwanted one', () => {
     const noElem = structuredClone(listed);
     const set = noElem.find((o) => 'set' in o) as { set: { elem: unknown[] } };
     set.set.elem.pop();
-    expect(tableDifference(expectedState(table), liveState(noElem, 'ip'))).toMatch(/missing 203\.0\.113\.9\/32/);
+    expect(tableDifference(expectedState(table), liveState(noElem, 'ip'))).toMatch(
+      /missing 203\.0\.113\.9\/32/,
+    );
 
-    const foreign = [...structuredClone(listed), { chain: { family: 'ip', table: 'ip-masq', name: 'sneaky' } }] as NftListing;
-    expect(tableDifference(expectedState(table), liveState(foreign, 'ip'))).toMatch(/did not create \(chain sneaky\)/);
+    const foreign = [
+      ...structuredClone(listed),
+      { chain: { family: 'ip', table: 'ip-masq', name: 'sneaky' } },
+    ] as NftListing;
+    expect(tableDifference(expectedState(table), liveState(foreign, 'ip'))).toMatch(
+      /did not create \(chain sneaky\)/,
+    );
 
-    expect(tableDifference(expectedState(table), liveState(null, 'ip'))).toBe('table ip ip-masq is missing');
+    expect(tableDifference(expectedState(table), liveState(null, 'ip'))).toBe(
+      'table ip ip-masq is missing',
+    );
     expect(tableDifference(null, liveState(listed, 'ip6'))).toMatch(/exists but should not/);
     expect(tableDifference(null, null)).toBeNull();
   });
@@ -76,9 +89,13 @@ describe('read-back comparison', () => {
   it('catches a chain at another priority and a flushed chain', () => {
     const prio = structuredClone(listed);
     (prio.find((o) => 'chain' in o) as { chain: { prio: number } }).chain.prio = 100;
-    expect(tableDifference(expectedState(table), liveState(prio, 'ip'))).toMatch(/wrong type\/hook\/priority/);
+    expect(tableDifference(expectedState(table), liveState(prio, 'ip'))).toMatch(
+      /wrong type\/hook\/priority/,
+    );
 
     const flushed = listed.filter((o) => !('rule' in o));
-    expect(tableDifference(expectedState(table), liveState(flushed, 'ip'))).toMatch(/has 0 rules, expected 4/);
+    expect(tableDifference(expectedState(table), liveState(flushed, 'ip'))).toMatch(
+      /has 0 rules, expected 4/,
+    );
   });
 });

@@ -34,7 +34,19 @@ describe('planToBatch (golden)', () => {
             },
           },
         },
-        { add: { chain: { family: 'ip', table: 'ip-masq', name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 110, policy: 'accept' } } },
+        {
+          add: {
+            chain: {
+              family: 'ip',
+              table: 'ip-masq',
+              name: 'postrouting',
+              type: 'nat',
+              hook: 'postrouting',
+              prio: 110,
+              policy: 'accept',
+            },
+          },
+        },
         {
           add: {
             rule: {
@@ -42,7 +54,17 @@ describe('planToBatch (golden)', () => {
               table: 'ip-masq',
               chain: 'postrouting',
               comment: 'ip-masq: destination is local to this node',
-              expr: [{ match: { op: '==', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' } }, { counter: null }, { return: null }],
+              expr: [
+                {
+                  match: {
+                    op: '==',
+                    left: { fib: { result: 'type', flags: ['daddr'] } },
+                    right: 'local',
+                  },
+                },
+                { counter: null },
+                { return: null },
+              ],
             },
           },
         },
@@ -53,7 +75,17 @@ describe('planToBatch (golden)', () => {
               table: 'ip-masq',
               chain: 'postrouting',
               comment: 'ip-masq: link-local is not subject to MASQUERADE',
-              expr: [{ match: { op: '==', left: daddr, right: { prefix: { addr: '169.254.0.0', len: 16 } } } }, { counter: null }, { return: null }],
+              expr: [
+                {
+                  match: {
+                    op: '==',
+                    left: daddr,
+                    right: { prefix: { addr: '169.254.0.0', len: 16 } },
+                  },
+                },
+                { counter: null },
+                { return: null },
+              ],
             },
           },
         },
@@ -64,7 +96,11 @@ describe('planToBatch (golden)', () => {
               table: 'ip-masq',
               chain: 'postrouting',
               comment: 'ip-masq: nonMasqueradeCIDRs are not subject to MASQUERADE',
-              expr: [{ match: { op: '==', left: daddr, right: '@nomasq' } }, { counter: null }, { return: null }],
+              expr: [
+                { match: { op: '==', left: daddr, right: '@nomasq' } },
+                { counter: null },
+                { return: null },
+              ],
             },
           },
         },
@@ -84,22 +120,38 @@ describe('planToBatch (golden)', () => {
   });
 
   it('collapses overlapping CIDRs before they reach the set (nft 1.0.6 has no JSON auto-merge)', () => {
-    const batch = planToBatch(buildPlan(makeConfig({ nonMasqueradeCIDRs: ['10.1.0.0/16', '10.0.0.0/8', '10.0.0.0/8', '11.0.0.0/8'] })));
-    const set = batch.nftables.find((c) => 'add' in c && 'set' in c.add) as { add: { set: { elem: unknown[] } } };
+    const batch = planToBatch(
+      buildPlan(
+        makeConfig({
+          nonMasqueradeCIDRs: ['10.1.0.0/16', '10.0.0.0/8', '10.0.0.0/8', '11.0.0.0/8'],
+        }),
+      ),
+    );
+    const set = batch.nftables.find((c) => 'add' in c && 'set' in c.add) as {
+      add: { set: { elem: unknown[] } };
+    };
     expect(set.add.set.elem).toEqual([{ prefix: { addr: '10.0.0.0', len: 7 } }]);
   });
 
   it('masquerades without fully-random when randomFully is false, and masquerades link-local when asked', () => {
     const plan = buildPlan(makeConfig({ randomFully: false, masqLinkLocal: true }));
-    expect(plan.tables[0]?.rules.map((r) => r.id)).toEqual(['local', 'non-masquerade', 'masquerade']);
-    const rules = planToBatch(plan).nftables.filter((c) => 'add' in c && 'rule' in c.add) as { add: { rule: { expr: unknown[] } } }[];
+    expect(plan.tables[0]?.rules.map((r) => r.id)).toEqual([
+      'local',
+      'non-masquerade',
+      'masquerade',
+    ]);
+    const rules = planToBatch(plan).nftables.filter((c) => 'add' in c && 'rule' in c.add) as {
+      add: { rule: { expr: unknown[] } };
+    }[];
     expect(rules.at(-1)?.add.rule.expr).toEqual([{ counter: null }, { masquerade: null }]);
   });
 
   it('leaves out the set rule (but keeps the empty set) when nonMasqueradeCIDRs is empty', () => {
     const plan = buildPlan(makeConfig({ nonMasqueradeCIDRs: [] }));
     expect(plan.tables[0]?.rules.map((r) => r.id)).toEqual(['local', 'link-local', 'masquerade']);
-    const set = planToBatch(plan).nftables.find((c) => 'add' in c && 'set' in c.add) as unknown as { add: { set: Record<string, unknown> } };
+    const set = planToBatch(plan).nftables.find((c) => 'add' in c && 'set' in c.add) as unknown as {
+      add: { set: Record<string, unknown> };
+    };
     expect(set.add.set.elem).toBeUndefined();
   });
 
@@ -108,10 +160,25 @@ describe('planToBatch (golden)', () => {
       podNetwork: { ipv4: { network: cidr('10.244.0.0/16'), subnet: cidr('10.244.1.0/24') } },
     });
     const ip = plan.tables[0];
-    expect(ip?.rules.map((r) => r.id)).toEqual(['local', 'pod-to-pod', 'node-pod-subnet', 'link-local', 'non-masquerade', 'masquerade']);
-    const rules = planToBatch(plan).nftables.filter((c) => 'add' in c && 'rule' in c.add) as { add: { rule: { expr: unknown[] } } }[];
+    expect(ip?.rules.map((r) => r.id)).toEqual([
+      'local',
+      'pod-to-pod',
+      'node-pod-subnet',
+      'link-local',
+      'non-masquerade',
+      'masquerade',
+    ]);
+    const rules = planToBatch(plan).nftables.filter((c) => 'add' in c && 'rule' in c.add) as {
+      add: { rule: { expr: unknown[] } };
+    }[];
     expect(rules[1]?.add.rule.expr).toEqual([
-      { match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { prefix: { addr: '10.244.0.0', len: 16 } } } },
+      {
+        match: {
+          op: '==',
+          left: { payload: { protocol: 'ip', field: 'saddr' } },
+          right: { prefix: { addr: '10.244.0.0', len: 16 } },
+        },
+      },
       { match: { op: '==', left: daddr, right: { prefix: { addr: '10.244.0.0', len: 16 } } } },
       { counter: null },
       { return: null },
@@ -123,14 +190,18 @@ describe('planToBatch (golden)', () => {
     expect(v4only.tables.map((t) => t.family)).toEqual(['ip']);
     expect(v4only.absent).toEqual(['ip6']);
 
-    const dual = buildPlan(makeConfig({ enableIPv6: true, nonMasqueradeCIDRs: ['10.0.0.0/8', 'fd00::/8'] }));
+    const dual = buildPlan(
+      makeConfig({ enableIPv6: true, nonMasqueradeCIDRs: ['10.0.0.0/8', 'fd00::/8'] }),
+    );
     expect(dual.tables.map((t) => t.family)).toEqual(['ip', 'ip6']);
     const batch = JSON.stringify(planToBatch(dual));
     expect(batch).toContain('{"prefix":{"addr":"fe80::","len":10}}');
     expect(batch).toContain('{"prefix":{"addr":"fd00::","len":8}}');
     expect(batch).toContain('"type":"ipv6_addr"');
 
-    const noLL6 = buildPlan(makeConfig({ enableIPv6: true, masqLinkLocalIPv6: true, nonMasqueradeCIDRs: [] }));
+    const noLL6 = buildPlan(
+      makeConfig({ enableIPv6: true, masqLinkLocalIPv6: true, nonMasqueradeCIDRs: [] }),
+    );
     expect(noLL6.tables[1]?.rules.map((r) => r.id)).toEqual(['local', 'masquerade']);
   });
 
@@ -147,6 +218,8 @@ describe('planToBatch (golden)', () => {
   });
 
   it('cleanup deletes both families with add+delete (no `destroy` on nft 1.0.6)', () => {
-    expect(cleanupBatch()).toEqual({ nftables: [{ metainfo: { json_schema_version: 1 } }, ...replaceIp] });
+    expect(cleanupBatch()).toEqual({
+      nftables: [{ metainfo: { json_schema_version: 1 } }, ...replaceIp],
+    });
   });
 });

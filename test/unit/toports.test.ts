@@ -28,15 +28,37 @@ function issues(text: string): string[] {
 
 describe('parsePortRanges (upstream pkg/interval syntax)', () => {
   it.each([
-    ['1024-29999,32768-65535', [[1024, 29999], [32768, 65535]]],
+    [
+      '1024-29999,32768-65535',
+      [
+        [1024, 29999],
+        [32768, 65535],
+      ],
+    ],
     ['5000', [[5000, 5000]]],
     ['42-42', [[42, 42]]],
     // Duplicates, overlaps and reverse order are kept, like upstream.
-    ['30000-30010,30005-30020,2000', [[30000, 30010], [30005, 30020], [2000, 2000]]],
-    ['1,1', [[1, 1], [1, 1]]],
+    [
+      '30000-30010,30005-30020,2000',
+      [
+        [30000, 30010],
+        [30005, 30020],
+        [2000, 2000],
+      ],
+    ],
+    [
+      '1,1',
+      [
+        [1, 1],
+        [1, 1],
+      ],
+    ],
     ['65535', [[65535, 65535]]],
   ])('%s', (text, expected) => {
-    expect(parsePortRanges(text)).toEqual({ ok: true, ranges: expected.map(([first, last]) => ({ first, last })) });
+    expect(parsePortRanges(text)).toEqual({
+      ok: true,
+      ranges: expected.map(([first, last]) => ({ first, last })),
+    });
   });
 
   // Upstream's rejected inputs (interval_test.go), plus the 1–65535 bound upstream leaves to iptables.
@@ -59,14 +81,20 @@ describe('parsePortRanges (upstream pkg/interval syntax)', () => {
   });
 
   it('config errors point at the value', () => {
-    expect(issues('masqLinkLocal: false\ntoPorts: "42-41"\n')).toEqual(['c.yaml:2:10: toPorts: "42-41": the range "42-41" ends before it starts; did you mean 41-42?']);
-    expect(issues('toPorts: 5000\n')).toEqual(['c.yaml:1:10: toPorts: expected a string of port ranges such as "1024-29999,32768-65535", got number 5000; quote it: toPorts: "5000"']);
+    expect(issues('masqLinkLocal: false\ntoPorts: "42-41"\n')).toEqual([
+      'c.yaml:2:10: toPorts: "42-41": the range "42-41" ends before it starts; did you mean 41-42?',
+    ]);
+    expect(issues('toPorts: 5000\n')).toEqual([
+      'c.yaml:1:10: toPorts: expected a string of port ranges such as "1024-29999,32768-65535", got number 5000; quote it: toPorts: "5000"',
+    ]);
   });
 
   it('empty or null means off; check --json shows the ranges as written', () => {
     expect(parseConfigText('toPorts: ""\n', 'c.yaml').toPorts).toEqual([]);
     expect(parseConfigText('toPorts:\n', 'c.yaml').toPorts).toEqual([]);
-    expect(configToJson(parseConfigText('toPorts: "1024-29999,32768-65535"\n', 'c.yaml')).toPorts).toBe('1024-29999,32768-65535');
+    expect(
+      configToJson(parseConfigText('toPorts: "1024-29999,32768-65535"\n', 'c.yaml')).toPorts,
+    ).toBe('1024-29999,32768-65535');
   });
 });
 
@@ -90,8 +118,13 @@ describe('plan and nft JSON', () => {
     ]);
     expect(28976 / 61744).toBe(0.469292562840114);
     expect(rules[1]!.match).toEqual([{ kind: 'l4proto', protocols: ['tcp', 'udp', 'sctp'] }]);
-    expect(rules[0]!.comment).toBe('ip-masq: outbound TCP/UDP/SCTP is subject to MASQUERADE to toPorts 1024-29999 (46.9% of new flows)');
-    expect(rules[2]).toMatchObject({ match: [], verdict: { kind: 'masquerade', fullyRandom: true, ports: null } });
+    expect(rules[0]!.comment).toBe(
+      'ip-masq: outbound TCP/UDP/SCTP is subject to MASQUERADE to toPorts 1024-29999 (46.9% of new flows)',
+    );
+    expect(rules[2]).toMatchObject({
+      match: [],
+      verdict: { kind: 'masquerade', fullyRandom: true, ports: null },
+    });
   });
 
   it('renders numgen + port range, a single port as a number, fully-random only when set', () => {
@@ -100,13 +133,35 @@ describe('plan and nft JSON', () => {
         .filter((r) => r.comment?.includes('toPorts'))
         .map((r) => r.expr);
     expect(json(UPSTREAM, true)[0]).toEqual([
-      { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: ['tcp', 'udp', 'sctp'] } } },
-      { match: { op: '<', left: { numgen: { mode: 'random', mod: 61744, offset: 0 } }, right: 28976 } },
+      {
+        match: {
+          op: '==',
+          left: { meta: { key: 'l4proto' } },
+          right: { set: ['tcp', 'udp', 'sctp'] },
+        },
+      },
+      {
+        match: {
+          op: '<',
+          left: { numgen: { mode: 'random', mod: 61744, offset: 0 } },
+          right: 28976,
+        },
+      },
       { counter: null },
       { masquerade: { port: { range: [1024, 29999] }, flags: ['fully-random'] } },
     ]);
     expect(json([{ first: 5000, last: 5000 }], false)).toEqual([
-      [{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: ['tcp', 'udp', 'sctp'] } } }, { counter: null }, { masquerade: { port: 5000 } }],
+      [
+        {
+          match: {
+            op: '==',
+            left: { meta: { key: 'l4proto' } },
+            right: { set: ['tcp', 'udp', 'sctp'] },
+          },
+        },
+        { counter: null },
+        { masquerade: { port: 5000 } },
+      ],
     ]);
   });
 
@@ -127,35 +182,77 @@ describe('plan and nft JSON', () => {
     }));
     const listing = [
       { table: { family: 'ip', name: 'ip-masq', handle: 1 } },
-      { set: { family: 'ip', name: 'nomasq', table: 'ip-masq', type: 'ipv4_addr', handle: 2, flags: ['interval'], elem: table.set.map((c) => ({ prefix: { addr: formatCidr(c).split('/')[0], len: c.len } })) } },
-      { chain: { family: 'ip', table: 'ip-masq', name: 'postrouting', handle: 3, type: 'nat', hook: 'postrouting', prio: 110, policy: 'accept' } },
+      {
+        set: {
+          family: 'ip',
+          name: 'nomasq',
+          table: 'ip-masq',
+          type: 'ipv4_addr',
+          handle: 2,
+          flags: ['interval'],
+          elem: table.set.map((c) => ({
+            prefix: { addr: formatCidr(c).split('/')[0], len: c.len },
+          })),
+        },
+      },
+      {
+        chain: {
+          family: 'ip',
+          table: 'ip-masq',
+          name: 'postrouting',
+          handle: 3,
+          type: 'nat',
+          hook: 'postrouting',
+          prio: 110,
+          policy: 'accept',
+        },
+      },
       ...listed,
     ] as unknown as NftListing;
-    expect(listed.some((l) => JSON.stringify(l).includes('"flags":"fully-random","port":{"range":[1024,29999]}') || JSON.stringify(l).includes('"port":{"range":[1024,29999]},"flags":"fully-random"'))).toBe(true);
+    expect(
+      listed.some(
+        (l) =>
+          JSON.stringify(l).includes('"flags":"fully-random","port":{"range":[1024,29999]}') ||
+          JSON.stringify(l).includes('"port":{"range":[1024,29999]},"flags":"fully-random"'),
+      ),
+    ).toBe(true);
     expect(tableDifference(expectedState(table), liveState(listing, 'ip'))).toBeNull();
     // …and a rule that lost its port range is a difference.
-    const tampered = listing.map((o) => JSON.parse(JSON.stringify(o).replace('"range":[1024,29999]', '"range":[1024,29998]'))) as NftListing;
-    expect(tableDifference(expectedState(table), liveState(tampered, 'ip'))).toMatch(/rule \d+ \("ip-masq: outbound TCP\/UDP\/SCTP/);
+    const tampered = listing.map((o) =>
+      JSON.parse(JSON.stringify(o).replace('"range":[1024,29999]', '"range":[1024,29998]')),
+    ) as NftListing;
+    expect(tableDifference(expectedState(table), liveState(tampered, 'ip'))).toMatch(
+      /rule \d+ \("ip-masq: outbound TCP\/UDP\/SCTP/,
+    );
   });
 
   it('every range gets exactly size/total of new flows (product of the conditional draws)', () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.tuple(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 3000 })).map(([first, extra]) => ({ first, last: Math.min(65535, first + extra) })),
+          fc
+            .tuple(fc.integer({ min: 1, max: 65535 }), fc.integer({ min: 0, max: 3000 }))
+            .map(([first, extra]) => ({ first, last: Math.min(65535, first + extra) })),
           { minLength: 1, maxLength: 6 },
         ),
         (ranges) => {
-          const rules = buildPlan(makeConfig({ toPorts: ranges })).tables[0]!.rules.filter((r) => r.id === 'masquerade-ports');
+          const rules = buildPlan(makeConfig({ toPorts: ranges })).tables[0]!.rules.filter(
+            (r) => r.id === 'masquerade-ports',
+          );
           const total = ranges.reduce((s, r) => s + portRangeSize(r), 0);
           // P(reach rule i) × P(rule i draws) as exact fractions (numerator/denominator in BigInt).
           let reachNum = 1n;
           let reachDen = 1n;
           rules.forEach((rule, i) => {
             const draw = rule.match.find((m) => m.kind === 'random-share');
-            const [takeNum, takeDen] = draw && draw.kind === 'random-share' ? [BigInt(draw.below), BigInt(draw.modulus)] : [1n, 1n];
+            const [takeNum, takeDen] =
+              draw && draw.kind === 'random-share'
+                ? [BigInt(draw.below), BigInt(draw.modulus)]
+                : [1n, 1n];
             // P(range i) == size_i / total  ⇔  reach × take × total == size_i (cross-multiplied).
-            expect(reachNum * takeNum * BigInt(total)).toBe(BigInt(portRangeSize(ranges[i]!)) * reachDen * takeDen);
+            expect(reachNum * takeNum * BigInt(total)).toBe(
+              BigInt(portRangeSize(ranges[i]!)) * reachDen * takeDen,
+            );
             reachNum *= takeDen - takeNum;
             reachDen *= takeDen;
           });
@@ -174,20 +271,33 @@ describe('explain with toPorts', () => {
   it('any protocol: shows both ranges with their shares', () => {
     const r = explainPacket(plan, packet);
     expect(r.decision).toBe('masquerade');
-    expect(r.rule?.text).toBe('meta l4proto { tcp, udp, sctp } numgen random mod 61744 < 28976 counter masquerade to :1024-29999 fully-random');
+    expect(r.rule?.text).toBe(
+      'meta l4proto { tcp, udp, sctp } numgen random mod 61744 < 28976 counter masquerade to :1024-29999 fully-random',
+    );
     expect(r.ports).toEqual([
       { range: '1024-29999', share: 28976 / 61744 },
       { range: '32768-65535', share: 32768 / 61744 },
     ]);
-    expect(r.note).toBe('TCP, UDP and SCTP flows get a source port in 1024-29999 (46.9%) or 32768-65535 (53.1%), chosen at random per new flow; other protocols: rule 6 (any port)');
+    expect(r.note).toBe(
+      'TCP, UDP and SCTP flows get a source port in 1024-29999 (46.9%) or 32768-65535 (53.1%), chosen at random per new flow; other protocols: rule 6 (any port)',
+    );
   });
 
   it('UDP gets the ranges, ICMP the plain masquerade, a non-masquerade destination no port at all', () => {
-    expect(explainPacket(plan, { ...packet, protocol: 'udp' }).note).toMatch(/^a new UDP flow gets a source port in 1024-29999/);
+    expect(explainPacket(plan, { ...packet, protocol: 'udp' }).note).toMatch(
+      /^a new UDP flow gets a source port in 1024-29999/,
+    );
     const icmp = explainPacket(plan, { ...packet, protocol: 'icmp' });
-    expect(icmp).toMatchObject({ decision: 'masquerade', ports: null, rule: { id: 'masquerade', text: 'counter masquerade fully-random' } });
+    expect(icmp).toMatchObject({
+      decision: 'masquerade',
+      ports: null,
+      rule: { id: 'masquerade', text: 'counter masquerade fully-random' },
+    });
     expect(icmp.note).toBe('toPorts applies to TCP, UDP and SCTP only; icmp gets no port mapping');
     const inside = parseIp('10.1.2.3')!;
-    expect(explainPacket(plan, { ...packet, dst: inside.addr })).toMatchObject({ decision: 'keep source', ports: null });
+    expect(explainPacket(plan, { ...packet, dst: inside.addr })).toMatchObject({
+      decision: 'keep source',
+      ports: null,
+    });
   });
 });

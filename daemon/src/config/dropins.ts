@@ -59,15 +59,23 @@ function byteOrder(a: string, b: string): number {
 }
 
 function errnoOf(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+  return typeof e === 'object' && e !== null && 'code' in e
+    ? String((e as { code: unknown }).code)
+    : undefined;
 }
 
 function unreadable(path: string, message: string, cause?: unknown): ConfigError {
-  return new ConfigError([{ file: path, line: 0, col: 0, path: '', message }], 'CONFIG_UNREADABLE', { cause });
+  return new ConfigError(
+    [{ file: path, line: 0, col: 0, path: '', message }],
+    'CONFIG_UNREADABLE',
+    { cause },
+  );
 }
 
 /** The drop-in files, in order, and the skipped entries. Throws ConfigError CONFIG_UNREADABLE. */
-async function readDropIns(dir: string): Promise<{ files: ConfigFileText[]; ignored: Array<{ path: string; reason: string }> }> {
+async function readDropIns(
+  dir: string,
+): Promise<{ files: ConfigFileText[]; ignored: Array<{ path: string; reason: string }> }> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -75,9 +83,18 @@ async function readDropIns(dir: string): Promise<{ files: ConfigFileText[]; igno
     const errno = errnoOf(e);
     // No directory: no drop-ins (the normal case). A missing parent is the same thing.
     if (errno === 'ENOENT') return { files: [], ignored: [] };
-    if (errno === 'ENOTDIR') throw unreadable(dir, 'is not a directory (drop-in files go in a directory of this name); remove or rename it', e);
+    if (errno === 'ENOTDIR')
+      throw unreadable(
+        dir,
+        'is not a directory (drop-in files go in a directory of this name); remove or rename it',
+        e,
+      );
     if (errno === 'EACCES' || errno === 'EPERM') {
-      throw unreadable(dir, 'cannot be listed: permission denied (the service runs as an unprivileged user: chmod 0755 the directory)', e);
+      throw unreadable(
+        dir,
+        'cannot be listed: permission denied (the service runs as an unprivileged user: chmod 0755 the directory)',
+        e,
+      );
     }
     throw unreadable(dir, `cannot be listed: ${e instanceof Error ? e.message : String(e)}`, e);
   }
@@ -112,7 +129,8 @@ export async function loadConfigTree(path: string): Promise<LoadedConfigTree> {
   const mainText = await readConfigText(path);
   const dropInDir = dropInDirOf(path);
   const dropIns = await readDropIns(dropInDir);
-  const files: ConfigFileText[] = mainText === null ? [...dropIns.files] : [{ path, text: mainText }, ...dropIns.files];
+  const files: ConfigFileText[] =
+    mainText === null ? [...dropIns.files] : [{ path, text: mainText }, ...dropIns.files];
   const merged = mergeConfigFragments(files.map((f) => parseConfigFragment(f.text, f.path)));
   return {
     config: merged.config,
@@ -139,7 +157,10 @@ export function snapshotText(files: readonly ConfigFileText[]): string {
   if (meaningful.length === 0) return '';
   const only = meaningful.length === 1 ? meaningful[0] : undefined;
   if (only !== undefined && only === files[0] && !isSnapshot(only.text)) return only.text;
-  return JSON.stringify({ [SNAPSHOT_KEY]: 1, files: meaningful.map((f) => ({ path: f.path, text: f.text })) });
+  return JSON.stringify({
+    [SNAPSHOT_KEY]: 1,
+    files: meaningful.map((f) => ({ path: f.path, text: f.text })),
+  });
 }
 
 function isSnapshot(text: string): boolean {
@@ -155,12 +176,25 @@ export function parseConfigSnapshot(text: string, label: string): Config {
   let files: ConfigFileText[];
   try {
     const parsed = JSON.parse(text) as { files?: unknown };
-    if (!Array.isArray(parsed.files) || !parsed.files.every((f) => typeof f?.path === 'string' && typeof f?.text === 'string')) {
+    if (
+      !Array.isArray(parsed.files) ||
+      !parsed.files.every((f) => typeof f?.path === 'string' && typeof f?.text === 'string')
+    ) {
       throw new Error('unexpected content');
     }
     files = parsed.files as ConfigFileText[];
   } catch (e) {
-    throw new ConfigError([{ file: label, line: 0, col: 0, path: '', message: `not a valid snapshot of the config files: ${(e as Error).message}` }]);
+    throw new ConfigError([
+      {
+        file: label,
+        line: 0,
+        col: 0,
+        path: '',
+        message: `not a valid snapshot of the config files: ${(e as Error).message}`,
+      },
+    ]);
   }
-  return mergeConfigFragments(files.map((f) => parseConfigFragment(f.text, `${f.path} (saved in ${label})`))).config;
+  return mergeConfigFragments(
+    files.map((f) => parseConfigFragment(f.text, `${f.path} (saved in ${label})`)),
+  ).config;
 }

@@ -31,7 +31,12 @@ export interface FastCidrList {
 }
 
 /** Bookkeeping of one splice: original[start, start+removed) became spliced[start, start+inserted). */
-function offsetMapper(start: number, removed: number, inserted: number, listOffset: number): (offset: number) => number {
+function offsetMapper(
+  start: number,
+  removed: number,
+  inserted: number,
+  listOffset: number,
+): (offset: number) => number {
   return (offset) => {
     if (offset < start) return offset;
     // Inside the replacement: that is the list node itself.
@@ -134,7 +139,13 @@ function findFlowList(text: string): FastCidrList | null {
       if (j === -1) return null;
       j += 1;
     } else {
-      while (j < text.length && !isSpace(text.charAt(j)) && text.charAt(j) !== ',' && text.charAt(j) !== ']') j++;
+      while (
+        j < text.length &&
+        !isSpace(text.charAt(j)) &&
+        text.charAt(j) !== ',' &&
+        text.charAt(j) !== ']'
+      )
+        j++;
     }
     const m = PLAIN_ITEM.exec(text.slice(i, j));
     if (m === null) return null;

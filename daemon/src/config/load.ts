@@ -30,27 +30,47 @@ export interface ConfigFs {
   readlink(path: string): Promise<string>;
 }
 
-const realFs: ConfigFs = { open: (p, flags) => open(p, flags), lstat: (p) => lstat(p), readlink: (p) => readlink(p) };
+const realFs: ConfigFs = {
+  open: (p, flags) => open(p, flags),
+  lstat: (p) => lstat(p),
+  readlink: (p) => readlink(p),
+};
 
 function unreadable(path: string, message: string, cause?: unknown): ConfigError {
-  return new ConfigError([{ file: path, line: 0, col: 0, path: '', message }], 'CONFIG_UNREADABLE', { cause });
+  return new ConfigError(
+    [{ file: path, line: 0, col: 0, path: '', message }],
+    'CONFIG_UNREADABLE',
+    { cause },
+  );
 }
 
 function errnoOf(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+  return typeof e === 'object' && e !== null && 'code' in e
+    ? String((e as { code: unknown }).code)
+    : undefined;
 }
 
 function permissionMessage(): string {
   const uid = process.getuid?.();
-  if (uid === 0) return 'permission denied even for root (check the mode, ACLs and AppArmor/SELinux)';
+  if (uid === 0)
+    return 'permission denied even for root (check the mode, ACLs and AppArmor/SELinux)';
   return `permission denied for uid ${uid ?? '?'} (the ip-masq service runs as an unprivileged dynamic user: make the file and its directories readable by others, e.g. chmod 0644)`;
 }
 
 /** Offset of the first byte that breaks UTF-8, or -1. Only called after a decode failed. */
 function firstInvalidUtf8(bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i] as number;
-    const need = b < 0x80 ? 0 : b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    const need =
+      b < 0x80
+        ? 0
+        : b >= 0xc2 && b <= 0xdf
+          ? 1
+          : b >= 0xe0 && b <= 0xef
+            ? 2
+            : b >= 0xf0 && b <= 0xf4
+              ? 3
+              : -1;
     if (need < 0) return i;
     for (let k = 1; k <= need; k++) {
       const c = bytes[i + k];
@@ -58,7 +78,13 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
     }
     // Overlong 3/4-byte forms, UTF-16 surrogates and code points above U+10FFFF.
     const c1 = bytes[i + 1] as number;
-    if ((b === 0xe0 && c1 < 0xa0) || (b === 0xed && c1 >= 0xa0) || (b === 0xf0 && c1 < 0x90) || (b === 0xf4 && c1 >= 0x90)) return i;
+    if (
+      (b === 0xe0 && c1 < 0xa0) ||
+      (b === 0xed && c1 >= 0xa0) ||
+      (b === 0xf0 && c1 < 0x90) ||
+      (b === 0xf4 && c1 >= 0x90)
+    )
+      return i;
     i += need + 1;
   }
   return -1;
@@ -66,17 +92,22 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 
 /** Bytes → text, or the reason the bytes are not a text file. */
 function decode(bytes: Uint8Array): { text: string } | { problem: string } {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { problem: 'is UTF-16 (little-endian BOM); save it as UTF-8' };
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { problem: 'is UTF-16 (big-endian BOM); save it as UTF-8' };
+  if (bytes[0] === 0xff && bytes[1] === 0xfe)
+    return { problem: 'is UTF-16 (little-endian BOM); save it as UTF-8' };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff)
+    return { problem: 'is UTF-16 (big-endian BOM); save it as UTF-8' };
   const nul = bytes.indexOf(0);
-  if (nul !== -1) return { problem: `contains binary data (NUL byte at offset ${nul}); is this the right file?` };
+  if (nul !== -1)
+    return { problem: `contains binary data (NUL byte at offset ${nul}); is this the right file?` };
   try {
     // fatal: reject invalid sequences instead of turning them into U+FFFD; the UTF-8 BOM is
     // dropped (ignoreBOM false), as editors on other systems like to add one.
     return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
   } catch {
     const at = firstInvalidUtf8(bytes);
-    return { problem: `is not valid UTF-8 (invalid byte at offset ${at}); is this the right file?` };
+    return {
+      problem: `is not valid UTF-8 (invalid byte at offset ${at}); is this the right file?`,
+    };
   }
 }
 
@@ -160,7 +191,8 @@ async function readBounded(handle: FileHandle, path: string): Promise<Uint8Array
   }
   if (stat.isDirectory()) throw unreadable(path, 'is a directory, not a file');
   if (!stat.isFile()) throw unreadable(path, `is not a regular file (${fileKind(stat)})`);
-  if (stat.size > MAX_CONFIG_BYTES) throw unreadable(path, `${stat.size} bytes is larger than the 4 MiB limit`);
+  if (stat.size > MAX_CONFIG_BYTES)
+    throw unreadable(path, `${stat.size} bytes is larger than the 4 MiB limit`);
 
   // The size from fstat can be stale (the file grows) or 0 (procfs-like files), so read up to
   // one byte past the limit and decide on what was actually read.
@@ -185,11 +217,17 @@ async function readBounded(handle: FileHandle, path: string): Promise<Uint8Array
     if (bytesRead === 0) break;
     total += bytesRead;
   }
-  if (total > MAX_CONFIG_BYTES) throw unreadable(path, `is larger than the 4 MiB limit (more than ${MAX_CONFIG_BYTES} bytes)`);
+  if (total > MAX_CONFIG_BYTES)
+    throw unreadable(path, `is larger than the 4 MiB limit (more than ${MAX_CONFIG_BYTES} bytes)`);
   return chunk.subarray(0, total);
 }
 
-function fileKind(stat: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+function fileKind(stat: {
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): string {
   if (stat.isFIFO()) return 'a FIFO';
   if (stat.isSocket()) return 'a socket';
   if (stat.isCharacterDevice()) return 'a character device';

@@ -60,7 +60,8 @@ const SETTINGS: Record<string, Copy> = {
   enableIPv6: (f, t) => void (t.enableIPv6 = f.enableIPv6),
   randomFully: (f, t) => void (t.randomFully = f.randomFully),
   toPorts: (f, t) => void (t.toPorts = f.toPorts),
-  'flannel.removeMasquerade': (f, t) => void (t.flannel.removeMasquerade = f.flannel.removeMasquerade),
+  'flannel.removeMasquerade': (f, t) =>
+    void (t.flannel.removeMasquerade = f.flannel.removeMasquerade),
   'flannel.subnetEnv': (f, t) => void (t.flannel.subnetEnv = f.flannel.subnetEnv),
   'flannel.removeLegacy': (f, t) => void (t.flannel.removeLegacy = f.flannel.removeLegacy),
   'flannel.clusterCIDR': (f, t) => void (t.flannel.clusterCIDR = f.flannel.clusterCIDR),
@@ -88,7 +89,12 @@ export function mergeConfigFragments(fragments: readonly ConfigFragment[]): Merg
       if (path === MERGED_KEY) continue;
       const first = settingSources.get(path);
       if (first !== undefined) {
-        report(f, at, path, `also set in ${first.file}:${first.line}:${first.col}; every key except ${MERGED_KEY} may be set in one file only: remove one of them`);
+        report(
+          f,
+          at,
+          path,
+          `also set in ${first.file}:${first.line}:${first.col}; every key except ${MERGED_KEY} may be set in one file only: remove one of them`,
+        );
         continue;
       }
       settingSources.set(path, { file: f.file, ...at });
@@ -133,9 +139,14 @@ export function mergeConfigFragments(fragments: readonly ConfigFragment[]): Merg
     if (only?.cidrs) {
       report(only, only.cidrs.at, MERGED_KEY, message);
     } else {
-      const owner = fragments.find((f) => f.cidrLimitAt !== null && settingSources.get('cidrLimit')?.file === f.file);
+      const owner = fragments.find(
+        (f) => f.cidrLimitAt !== null && settingSources.get('cidrLimit')?.file === f.file,
+      );
       if (owner?.cidrLimitAt) {
-        const where = contributing.length > 1 ? ` from ${contributing.length} files (${contributing.map((f) => f.file).join(', ')})` : '';
+        const where =
+          contributing.length > 1
+            ? ` from ${contributing.length} files (${contributing.map((f) => f.file).join(', ')})`
+            : '';
         report(owner, owner.cidrLimitAt, 'cidrLimit', `${message}${where}`);
       }
     }
@@ -153,13 +164,21 @@ export function mergeConfigFragments(fragments: readonly ConfigFragment[]): Merg
 }
 
 /** The per-entry sources, built when asked for (only `check --json` asks). */
-function sourcesOf(texts: string[], owners: Array<{ fragment: ConfigFragment; index: number; count: number }>): () => CidrSource[] {
+function sourcesOf(
+  texts: string[],
+  owners: Array<{ fragment: ConfigFragment; index: number; count: number }>,
+): () => CidrSource[] {
   let built: CidrSource[] | null = null;
   return () => {
     if (built) return built;
     built = [];
     for (const o of owners) {
-      for (let i = 0; i < o.count; i++) built.push({ cidr: texts[o.index + i] as string, file: o.fragment.file, line: o.fragment.cidrs!.lineOf(i) });
+      for (let i = 0; i < o.count; i++)
+        built.push({
+          cidr: texts[o.index + i] as string,
+          file: o.fragment.file,
+          line: o.fragment.cidrs!.lineOf(i),
+        });
     }
     return built;
   };

@@ -33,7 +33,13 @@ const TOP_KEYS = [
   'toPorts',
   'metrics',
 ] as const;
-const FLANNEL_KEYS = ['removeMasquerade', 'subnetEnv', 'removeLegacy', 'clusterCIDR', 'nodeSubnet'] as const;
+const FLANNEL_KEYS = [
+  'removeMasquerade',
+  'subnetEnv',
+  'removeLegacy',
+  'clusterCIDR',
+  'nodeSubnet',
+] as const;
 const METRICS_KEYS = ['textfileDir', 'listen'] as const;
 /** Keys whose value is a mapping: their own keys are the settings (merged key by key across files). */
 const SECTION_KEYS: ReadonlySet<string> = new Set(['flannel', 'metrics']);
@@ -111,7 +117,11 @@ export function parseConfigText(text: string, file: string): Config {
  * `parseConfigText` with the big-list fast path switchable, so tests can check that both
  * paths agree. Not for production callers.
  */
-export function parseConfigTextWith(text: string, file: string, options: { fastPath: boolean }): Config {
+export function parseConfigTextWith(
+  text: string,
+  file: string,
+  options: { fastPath: boolean },
+): Config {
   return mergeConfigFragments([parseConfigFragmentWith(text, file, options)]).config;
 }
 
@@ -123,7 +133,11 @@ export function parseConfigFragment(text: string, file: string): ConfigFragment 
   return parseConfigFragmentWith(text, file, { fastPath: true });
 }
 
-function parseConfigFragmentWith(text: string, file: string, options: { fastPath: boolean }): ConfigFragment {
+function parseConfigFragmentWith(
+  text: string,
+  file: string,
+  options: { fastPath: boolean },
+): ConfigFragment {
   if (options.fastPath) {
     const fast = findFastCidrList(text);
     if (fast !== null) {
@@ -175,7 +189,12 @@ class Issues {
     this.atOriginal(this.mapOffset(offset), path, message);
   }
 
-  at(node: YamlNode | null | undefined, fallbackOffset: number, path: string, message: string): void {
+  at(
+    node: YamlNode | null | undefined,
+    fallbackOffset: number,
+    path: string,
+    message: string,
+  ): void {
     this.atOffset(this.nodeOffset(node, fallbackOffset), path, message);
   }
 
@@ -214,7 +233,8 @@ function lineIndex(text: string): (offset: number) => { line: number; col: numbe
     if (counter === null) {
       counter = new LineCounter();
       counter.addNewLine(0);
-      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) counter.addNewLine(i + 1);
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1))
+        counter.addNewLine(i + 1);
     }
     return counter.linePos(offset);
   };
@@ -231,12 +251,21 @@ interface Field {
   path: string;
 }
 
-function validateText(text: string, file: string, fast: FastCidrList | null, original: string): ValidationResult {
+function validateText(
+  text: string,
+  file: string,
+  fast: FastCidrList | null,
+  original: string,
+): ValidationResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const issues =
     fast === null
-      ? new Issues(file, (offset) => lineCounter.linePos(offset), (offset) => offset)
+      ? new Issues(
+          file,
+          (offset) => lineCounter.linePos(offset),
+          (offset) => offset,
+        )
       : new Issues(file, lineIndex(original), fast.mapOffset);
 
   let syntaxBroken = false;
@@ -245,7 +274,11 @@ function validateText(text: string, file: string, fast: FastCidrList | null, ori
     if (e.code === 'DUPLICATE_KEY') continue;
     syntaxBroken = true;
     if (e.code === 'MULTIPLE_DOCS') {
-      issues.atOffset(e.pos[0], '', 'the file holds more than one YAML document ("---"); keep a single document');
+      issues.atOffset(
+        e.pos[0],
+        '',
+        'the file holds more than one YAML document ("---"); keep a single document',
+      );
     } else {
       issues.atOffset(e.pos[0], '', `invalid YAML: ${e.message}`);
     }
@@ -295,22 +328,32 @@ class Walker {
     // as upstream (its YAML → JSON null unmarshals to nothing).
     if (contents === null || (isScalar(contents) && contents.value === null)) return config;
     if (!isMap(contents)) {
-      this.issues.at(contents, 0, '', `expected a mapping of settings (e.g. "masqLinkLocal: false"), got ${this.describe(contents)}`);
+      this.issues.at(
+        contents,
+        0,
+        '',
+        `expected a mapping of settings (e.g. "masqLinkLocal: false"), got ${this.describe(contents)}`,
+      );
       return null;
     }
     const fields = this.fieldsOf(contents.items, TOP_KEYS, '', FLANNEL_KEYS, 'flannel');
-    for (const [key, field] of fields) if (!SECTION_KEYS.has(key)) this.set.set(key, this.issues.locateOffset(field.keyOffset));
+    for (const [key, field] of fields)
+      if (!SECTION_KEYS.has(key)) this.set.set(key, this.issues.locateOffset(field.keyOffset));
 
     config.masqLinkLocal = this.bool(fields.get('masqLinkLocal'), config.masqLinkLocal);
     config.masqLinkLocalIPv6 = this.bool(fields.get('masqLinkLocalIPv6'), config.masqLinkLocalIPv6);
-    config.nomasqAllReservedRanges = this.bool(fields.get('nomasqAllReservedRanges'), config.nomasqAllReservedRanges);
+    config.nomasqAllReservedRanges = this.bool(
+      fields.get('nomasqAllReservedRanges'),
+      config.nomasqAllReservedRanges,
+    );
     config.enableIPv6 = this.bool(fields.get('enableIPv6'), config.enableIPv6);
     config.randomFully = this.bool(fields.get('randomFully'), config.randomFully);
     this.resyncInterval(fields.get('resyncInterval'), config);
     config.cidrLimit = this.cidrLimit(fields.get('cidrLimit'));
 
     const limitField = fields.get('cidrLimit');
-    if (limitField !== undefined) this.cidrLimitAt = this.issues.locate(limitField.at, limitField.keyOffset);
+    if (limitField !== undefined)
+      this.cidrLimitAt = this.issues.locate(limitField.at, limitField.keyOffset);
 
     const cidrsField = fields.get('nonMasqueradeCIDRs');
     if (cidrsField === undefined) {
@@ -348,7 +391,12 @@ class Walker {
     if (!isScalar(node) || typeof node.value !== 'string') {
       const n = isScalar(node) && typeof node.value === 'number' ? node.value : null;
       const hint = n !== null ? `; quote it: toPorts: "${String(n)}"` : '';
-      this.issues.at(field.at, field.keyOffset, field.path, `expected a string of port ranges such as "1024-29999,32768-65535", got ${this.describe(node)}${hint}`);
+      this.issues.at(
+        field.at,
+        field.keyOffset,
+        field.path,
+        `expected a string of port ranges such as "1024-29999,32768-65535", got ${this.describe(node)}${hint}`,
+      );
       return [];
     }
     const parsed = parsePortRanges(node.value);
@@ -365,20 +413,36 @@ class Walker {
     const { node } = field;
     if (isScalar(node) && node.value === null) return metrics;
     if (!isMap(node)) {
-      this.issues.at(field.at, field.keyOffset, field.path, `expected a mapping (e.g. "textfileDir: /var/lib/prometheus/node-exporter" on the next line, indented), got ${this.describe(node)}`);
+      this.issues.at(
+        field.at,
+        field.keyOffset,
+        field.path,
+        `expected a mapping (e.g. "textfileDir: /var/lib/prometheus/node-exporter" on the next line, indented), got ${this.describe(node)}`,
+      );
       return metrics;
     }
     const fields = this.fieldsOf(node.items, METRICS_KEYS, 'metrics', [], 'metrics');
-    for (const [key, f] of fields) this.set.set(`metrics.${key}`, this.issues.locateOffset(f.keyOffset));
+    for (const [key, f] of fields)
+      this.set.set(`metrics.${key}`, this.issues.locateOffset(f.keyOffset));
     const dir = fields.get('textfileDir');
     if (dir !== undefined) {
       const v = dir.node;
       if (isScalar(v) && v.value === null) {
         // `textfileDir:` with no value: off, the same as leaving it out.
-      } else if (isScalar(v) && typeof v.value === 'string' && v.value.startsWith('/') && !v.value.includes('\0')) {
+      } else if (
+        isScalar(v) &&
+        typeof v.value === 'string' &&
+        v.value.startsWith('/') &&
+        !v.value.includes('\0')
+      ) {
         metrics.textfileDir = v.value.length > 1 ? v.value.replace(/\/+$/, '') : v.value;
       } else {
-        this.issues.at(dir.at, dir.keyOffset, dir.path, `expected an absolute directory such as "/var/lib/prometheus/node-exporter", got ${this.describe(v)}`);
+        this.issues.at(
+          dir.at,
+          dir.keyOffset,
+          dir.path,
+          `expected an absolute directory such as "/var/lib/prometheus/node-exporter", got ${this.describe(v)}`,
+        );
       }
     }
     const listen = fields.get('listen');
@@ -391,7 +455,12 @@ class Walker {
         if (parsed.ok) metrics.listen = parsed.listen;
         else this.issues.at(listen.at, listen.keyOffset, listen.path, parsed.reason);
       } else {
-        this.issues.at(listen.at, listen.keyOffset, listen.path, `expected "ADDRESS:PORT" such as "127.0.0.1:9817", got ${this.describe(v)}`);
+        this.issues.at(
+          listen.at,
+          listen.keyOffset,
+          listen.path,
+          `expected "ADDRESS:PORT" such as "127.0.0.1:9817", got ${this.describe(v)}`,
+        );
       }
     }
     return metrics;
@@ -411,17 +480,30 @@ class Walker {
       const keyOffset = keyNode?.range?.[0] ?? 0;
       const valueAt = (pair.value as YamlNode | null) ?? null;
       if (!isScalar(keyNode) || typeof keyNode.value !== 'string') {
-        this.issues.at(keyNode, keyOffset, prefix, `keys must be plain names, got ${this.describe(keyNode)}`);
+        this.issues.at(
+          keyNode,
+          keyOffset,
+          prefix,
+          `keys must be plain names, got ${this.describe(keyNode)}`,
+        );
         continue;
       }
       const key = keyNode.value;
       const path = prefix ? `${prefix}.${key}` : key;
       if (!known.includes(key)) {
-        this.issues.atOffset(keyOffset, prefix, this.unknownKeyMessage(key, known, prefix, nestedKeys, nestedUnder));
+        this.issues.atOffset(
+          keyOffset,
+          prefix,
+          this.unknownKeyMessage(key, known, prefix, nestedKeys, nestedUnder),
+        );
         continue;
       }
       if (fields.has(key)) {
-        this.issues.atOffset(keyOffset, path, `duplicate key "${key}"; each key may appear only once`);
+        this.issues.atOffset(
+          keyOffset,
+          path,
+          `duplicate key "${key}"; each key may appear only once`,
+        );
         continue;
       }
       const node = this.deref(valueAt, path);
@@ -469,7 +551,8 @@ class Walker {
     if (node === null || node === undefined) return 'nothing (an empty value)';
     if (isScalar(node)) {
       const v = node.value;
-      if (v === null) return node.range && node.range[1] > node.range[0] ? 'null' : 'nothing (an empty value)';
+      if (v === null)
+        return node.range && node.range[1] > node.range[0] ? 'null' : 'nothing (an empty value)';
       if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
       const source = node.range ? this.text.slice(node.range[0], node.range[1]) : String(v);
       if (typeof v === 'number' || typeof v === 'bigint') return `number ${source}`;
@@ -491,34 +574,49 @@ class Walker {
     if (isScalar(node) && typeof node.value === 'string') {
       const lower = node.value.toLowerCase();
       const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
-      if (quoted && (lower === 'true' || lower === 'false')) hint = `; write ${lower} without quotes`;
+      if (quoted && (lower === 'true' || lower === 'false'))
+        hint = `; write ${lower} without quotes`;
       else if (YAML11_TRUE.has(lower)) hint = '; write true (YAML 1.2 reads yes/on as a string)';
       else if (YAML11_FALSE.has(lower)) hint = '; write false (YAML 1.2 reads no/off as a string)';
     } else if (isScalar(node) && (node.value === 0 || node.value === 1)) {
       hint = `; write ${node.value === 1 ? 'true' : 'false'}`;
     }
-    this.issues.at(field.at, field.keyOffset, field.path, `expected boolean, got ${this.describe(node)}${hint}`);
+    this.issues.at(
+      field.at,
+      field.keyOffset,
+      field.path,
+      `expected boolean, got ${this.describe(node)}${hint}`,
+    );
     return fallback;
   }
 
   private resyncInterval(field: Field | undefined, config: Config): void {
     if (field === undefined) return;
     const { node } = field;
-    const report = (message: string): void => this.issues.at(field.at, field.keyOffset, field.path, message);
+    const report = (message: string): void =>
+      this.issues.at(field.at, field.keyOffset, field.path, message);
     if (!isScalar(node) || typeof node.value !== 'string') {
       const n = isScalar(node) && typeof node.value === 'number' ? node.value : null;
       const hint = n !== null && n > 0 ? `; add a unit, e.g. "${n}s"` : '';
-      report(`expected a Go duration string such as "60s" or "1m30s", got ${this.describe(node)}${hint}`);
+      report(
+        `expected a Go duration string such as "60s" or "1m30s", got ${this.describe(node)}${hint}`,
+      );
       return;
     }
     const text = node.value;
     const ms = parseGoDuration(text);
     if (ms === null) {
-      report(`${JSON.stringify(text)} is not a Go duration (a number with a unit ns, us, ms, s, m or h, e.g. "60s", "1m30s", "1.5h")`);
+      report(
+        `${JSON.stringify(text)} is not a Go duration (a number with a unit ns, us, ms, s, m or h, e.g. "60s", "1m30s", "1.5h")`,
+      );
     } else if (ms <= 0) {
-      report(`${JSON.stringify(text)} must be greater than zero (it is how often the rules are re-checked)`);
+      report(
+        `${JSON.stringify(text)} must be greater than zero (it is how often the rules are re-checked)`,
+      );
     } else if (ms > MAX_RESYNC_INTERVAL_MS) {
-      report(`${JSON.stringify(text)} is longer than the maximum "596h31m23.647s" (Node timers cannot wait longer)`);
+      report(
+        `${JSON.stringify(text)} is longer than the maximum "596h31m23.647s" (Node timers cannot wait longer)`,
+      );
     } else {
       config.resyncInterval = text;
       config.resyncIntervalMs = ms;
@@ -528,10 +626,20 @@ class Walker {
   private cidrLimit(field: Field | undefined): number | null {
     if (field === undefined) return null;
     const { node } = field;
-    if (isScalar(node) && typeof node.value === 'number' && Number.isSafeInteger(node.value) && node.value >= 0) {
+    if (
+      isScalar(node) &&
+      typeof node.value === 'number' &&
+      Number.isSafeInteger(node.value) &&
+      node.value >= 0
+    ) {
       return node.value;
     }
-    this.issues.at(field.at, field.keyOffset, field.path, `expected a non-negative whole number, got ${this.describe(node)}`);
+    this.issues.at(
+      field.at,
+      field.keyOffset,
+      field.path,
+      `expected a non-negative whole number, got ${this.describe(node)}`,
+    );
     return null;
   }
 
@@ -543,7 +651,11 @@ class Walker {
    * `offsets` (optional) receives each entry's offset in the original text, for the
    * per-entry provenance of `check --json`.
    */
-  private cidrList(field: Field, allowSingle: boolean, offsets?: number[]): { texts: string[]; cidrs: Cidr[] } {
+  private cidrList(
+    field: Field,
+    allowSingle: boolean,
+    offsets?: number[],
+  ): { texts: string[]; cidrs: Cidr[] } {
     const texts: string[] = [];
     const cidrs: Cidr[] = [];
     const { node } = field;
@@ -558,7 +670,10 @@ class Walker {
       else {
         // Valid only if the merged config enables IPv6 (maybe in another file): merge.ts decides.
         if (parsed.cidr.family === 'ipv6') {
-          report(this.ipv6Issues, `${JSON.stringify(text)} is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`);
+          report(
+            this.ipv6Issues,
+            `${JSON.stringify(text)} is an IPv6 prefix but enableIPv6 is false; set enableIPv6: true, or remove it`,
+          );
         }
         cidrs.push(parsed.cidr);
       }
@@ -571,11 +686,22 @@ class Walker {
       return { texts, cidrs };
     }
     if (!isSeq(node)) {
-      const example = isScalar(node) && typeof node.value === 'string' ? `; write [${node.value}]` : '';
-      this.issues.at(field.at, field.keyOffset, field.path, `expected a list of CIDRs, got ${this.describe(node)}${example}`);
+      const example =
+        isScalar(node) && typeof node.value === 'string' ? `; write [${node.value}]` : '';
+      this.issues.at(
+        field.at,
+        field.keyOffset,
+        field.path,
+        `expected a list of CIDRs, got ${this.describe(node)}${example}`,
+      );
       return { texts, cidrs };
     }
-    if (this.fast !== null && field.path === 'nonMasqueradeCIDRs' && node.items.length === 0 && node.range?.[0] === this.fast.markerOffset) {
+    if (
+      this.fast !== null &&
+      field.path === 'nonMasqueradeCIDRs' &&
+      node.items.length === 0 &&
+      node.range?.[0] === this.fast.markerOffset
+    ) {
       // The fast path's list (see fast-cidr-list.ts), with its items' offsets in the original.
       this.usedFastList = true;
       const { items, itemOffsets } = this.fast;
@@ -598,10 +724,20 @@ class Walker {
         addOne(item.value, at, path);
       } else if (item === null || (isScalar(item) && (item.value === null || item.value === ''))) {
         texts.push('');
-        this.issues.at(at, fallback, path, 'empty entry; write a CIDR such as 10.0.0.0/8 or remove the line');
+        this.issues.at(
+          at,
+          fallback,
+          path,
+          'empty entry; write a CIDR such as 10.0.0.0/8 or remove the line',
+        );
       } else {
         texts.push(isScalar(item) ? String(item.value) : '');
-        this.issues.at(at, fallback, path, `expected a CIDR string such as "10.0.0.0/8", got ${this.describe(item)}`);
+        this.issues.at(
+          at,
+          fallback,
+          path,
+          `expected a CIDR string such as "10.0.0.0/8", got ${this.describe(item)}`,
+        );
       }
     });
     return { texts, cidrs };
@@ -624,20 +760,36 @@ class Walker {
     // `flannel:` with every child commented out means "all defaults", like an empty file.
     if (isScalar(node) && node.value === null) return flannel;
     if (!isMap(node)) {
-      this.issues.at(field.at, field.keyOffset, field.path, `expected a mapping (e.g. "removeMasquerade: true" on the next line, indented), got ${this.describe(node)}`);
+      this.issues.at(
+        field.at,
+        field.keyOffset,
+        field.path,
+        `expected a mapping (e.g. "removeMasquerade: true" on the next line, indented), got ${this.describe(node)}`,
+      );
       return flannel;
     }
     const fields = this.fieldsOf(node.items, FLANNEL_KEYS, 'flannel', [], 'flannel');
-    for (const [key, f] of fields) this.set.set(`flannel.${key}`, this.issues.locateOffset(f.keyOffset));
+    for (const [key, f] of fields)
+      this.set.set(`flannel.${key}`, this.issues.locateOffset(f.keyOffset));
     flannel.removeMasquerade = this.bool(fields.get('removeMasquerade'), flannel.removeMasquerade);
     flannel.removeLegacy = this.bool(fields.get('removeLegacy'), flannel.removeLegacy);
     const subnetEnv = fields.get('subnetEnv');
     if (subnetEnv !== undefined) {
       const v = subnetEnv.node;
-      if (isScalar(v) && typeof v.value === 'string' && v.value.startsWith('/') && !v.value.includes('\0')) {
+      if (
+        isScalar(v) &&
+        typeof v.value === 'string' &&
+        v.value.startsWith('/') &&
+        !v.value.includes('\0')
+      ) {
         flannel.subnetEnv = v.value;
       } else {
-        this.issues.at(subnetEnv.at, subnetEnv.keyOffset, subnetEnv.path, `expected an absolute path such as "/run/flannel/subnet.env", got ${this.describe(v)}`);
+        this.issues.at(
+          subnetEnv.at,
+          subnetEnv.keyOffset,
+          subnetEnv.path,
+          `expected an absolute path such as "/run/flannel/subnet.env", got ${this.describe(v)}`,
+        );
       }
     }
     for (const key of ['clusterCIDR', 'nodeSubnet'] as const) {

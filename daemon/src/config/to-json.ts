@@ -7,7 +7,10 @@ import { formatPortRanges } from './values.js';
 export function configToJson(config: Config): Record<string, unknown> {
   return {
     nonMasqueradeCIDRs: [...config.nonMasqueradeCIDRs],
-    collapsed: { ipv4: config.collapsed.ipv4.map(formatCidr), ipv6: config.collapsed.ipv6.map(formatCidr) },
+    collapsed: {
+      ipv4: config.collapsed.ipv4.map(formatCidr),
+      ipv6: config.collapsed.ipv6.map(formatCidr),
+    },
     masqLinkLocal: config.masqLinkLocal,
     masqLinkLocalIPv6: config.masqLinkLocalIPv6,
     resyncInterval: config.resyncInterval,
@@ -32,5 +35,7 @@ export function configToJson(config: Config): Record<string, unknown> {
 
 /** "127.0.0.1:9817", "[::1]:9817". */
 export function formatListen(listen: { host: string; port: number }): string {
-  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
+  return listen.host.includes(':')
+    ? `[${listen.host}]:${listen.port}`
+    : `${listen.host}:${listen.port}`;
 }

@@ -15,7 +15,9 @@ const INTERVAL = /^([0-9]+)(?:-([0-9]+))?$/;
  * upstream keeps them. Stricter than upstream: every port must be 1–65535 (upstream leaves that
  * to iptables-restore, which then fails on every resync).
  */
-export function parsePortRanges(text: string): { ok: true; ranges: PortRange[] } | { ok: false; reason: string } {
+export function parsePortRanges(
+  text: string,
+): { ok: true; ranges: PortRange[] } | { ok: false; reason: string } {
   const ranges: PortRange[] = [];
   const parts = text.split(',');
   for (const part of parts) {
@@ -27,16 +29,27 @@ export function parsePortRanges(text: string): { ok: true; ranges: PortRange[] }
           : part.trim() !== part
             ? `has spaces around "${part.trim()}"`
             : `has "${part}", which is not a port N or a range N-M`;
-      return { ok: false, reason: `${JSON.stringify(text)} ${why}; write comma-separated ports or ranges without spaces, e.g. "1024-29999,32768-65535"` };
+      return {
+        ok: false,
+        reason: `${JSON.stringify(text)} ${why}; write comma-separated ports or ranges without spaces, e.g. "1024-29999,32768-65535"`,
+      };
     }
     const first = Number(m[1]);
     const last = m[2] === undefined ? first : Number(m[2]);
     for (const digits of [m[1] as string, m[2]]) {
       if (digits === undefined) continue;
       const port = Number(digits);
-      if (port < 1 || port > 65535) return { ok: false, reason: `${JSON.stringify(text)}: port ${digits} is out of range; ports are 1-65535` };
+      if (port < 1 || port > 65535)
+        return {
+          ok: false,
+          reason: `${JSON.stringify(text)}: port ${digits} is out of range; ports are 1-65535`,
+        };
     }
-    if (last < first) return { ok: false, reason: `${JSON.stringify(text)}: the range "${part}" ends before it starts; did you mean ${last}-${first}?` };
+    if (last < first)
+      return {
+        ok: false,
+        reason: `${JSON.stringify(text)}: the range "${part}" ends before it starts; did you mean ${last}-${first}?`,
+      };
     ranges.push({ first, last });
   }
   return { ok: true, ranges };
@@ -61,8 +74,13 @@ export function portRangeSize(r: PortRange): number {
  * means 127.0.0.1 (loopback unless the operator writes another address). Host names other than
  * localhost are not resolved: the daemon must not depend on DNS to start.
  */
-export function parseMetricsListen(text: string): { ok: true; listen: MetricsListen } | { ok: false; reason: string } {
-  const fail = (why: string): { ok: false; reason: string } => ({ ok: false, reason: `${JSON.stringify(text)} ${why}` });
+export function parseMetricsListen(
+  text: string,
+): { ok: true; listen: MetricsListen } | { ok: false; reason: string } {
+  const fail = (why: string): { ok: false; reason: string } => ({
+    ok: false,
+    reason: `${JSON.stringify(text)} ${why}`,
+  });
   let host: string;
   let portText: string;
   const bracketed = /^\[([^\]]*)\]:([^:]*)$/.exec(text);
@@ -77,15 +95,22 @@ export function parseMetricsListen(text: string): { ok: true; listen: MetricsLis
     if (colon === -1) return fail('has no port; write ADDRESS:PORT, e.g. "127.0.0.1:9817"');
     host = text.slice(0, colon);
     portText = text.slice(colon + 1);
-    if (host.includes(':')) return fail(`has an IPv6 address without brackets; write "[${host}]:${portText}"`);
+    if (host.includes(':'))
+      return fail(`has an IPv6 address without brackets; write "[${host}]:${portText}"`);
     if (host === '') host = '127.0.0.1';
   }
   if (host === 'localhost') host = '127.0.0.1';
   const ip = parseIp(host);
-  if (!ip) return fail(`: "${host}" is not an IP address (host names other than localhost are not resolved); write e.g. "127.0.0.1:9817"`);
+  if (!ip)
+    return fail(
+      `: "${host}" is not an IP address (host names other than localhost are not resolved); write e.g. "127.0.0.1:9817"`,
+    );
   if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
     return fail(`: port "${portText}" is not a number from 1 to 65535`);
   }
   const loopback = ip.family === 'ipv4' ? ip.addr >> 24n === 127n : ip.addr === 1n;
-  return { ok: true, listen: { host: formatIp(ip.family, ip.addr), port: Number(portText), loopback } };
+  return {
+    ok: true,
+    listen: { host: formatIp(ip.family, ip.addr), port: Number(portText), loopback },
+  };
 }

@@ -33,7 +33,12 @@ export interface ReconcileSummary {
   reason?: string | null;
   cidrsAdded: string[];
   cidrsRemoved: string[];
-  flannelDeleted: ReadonlyArray<{ family?: string; table?: string; chain: string; iptables: string }>;
+  flannelDeleted: ReadonlyArray<{
+    family?: string;
+    table?: string;
+    chain: string;
+    iptables: string;
+  }>;
   warnings?: string[];
   transactions: number;
   durationMs: number;
@@ -48,7 +53,11 @@ export interface ControllerDeps {
   defaults: () => Config;
   /** One reconcile of the kernel towards `config` (throws NftError/IpMasqError). */
   reconcile: (config: Config) => Promise<ReconcileSummary>;
-  state: { readonly file: string; load(onCorrupt?: (reason: string) => void): Promise<PersistedConfig | null>; save(value: PersistedConfig): Promise<void> };
+  state: {
+    readonly file: string;
+    load(onCorrupt?: (reason: string) => void): Promise<PersistedConfig | null>;
+    save(value: PersistedConfig): Promise<void>;
+  };
   log: Logger;
   notify: Notifier;
   /** Backoff for nft failures; default 250 ms doubling to 30 s. */
@@ -78,7 +87,12 @@ interface Enforced {
 const DEFAULT_RESYNC_MS = 60_000;
 
 /** Triggers that do not come from the operator: a table rewrite on these alone may be a fight. */
-const MACHINE_TRIGGERS: ReadonlySet<Trigger> = new Set<Trigger>(['drift', 'flannel', 'retry', 'resync']);
+const MACHINE_TRIGGERS: ReadonlySet<Trigger> = new Set<Trigger>([
+  'drift',
+  'flannel',
+  'retry',
+  'resync',
+]);
 
 export class DaemonController {
   private enforced: Enforced | null = null;
@@ -131,7 +145,10 @@ export class DaemonController {
   async pass(triggers: Trigger[]): Promise<PassOutcome> {
     const target = await this.chooseConfig();
     if (target.kind === 'wait') {
-      this.setStatus(`waiting for a valid config: ${this.configIssue ?? 'none yet'}; no rules applied`, true);
+      this.setStatus(
+        `waiting for a valid config: ${this.configIssue ?? 'none yet'}; no rules applied`,
+        true,
+      );
       return {};
     }
     if (target.kind === 'recheck' && !this.enforced) return { retryAfterMs: target.afterMs };
@@ -169,7 +186,10 @@ export class DaemonController {
           source: enforced.origin === 'absent' ? 'defaults (no config file)' : enforced.source,
           cidrsAdded: result.cidrsAdded,
           cidrsRemoved: result.cidrsRemoved,
-          flannelRulesDeleted: result.flannelDeleted.map((r) => ({ chain: r.chain, rule: r.iptables })),
+          flannelRulesDeleted: result.flannelDeleted.map((r) => ({
+            chain: r.chain,
+            rule: r.iptables,
+          })),
           transactions: result.transactions,
           durationMs: Math.round(result.durationMs * 10) / 10,
         },
@@ -177,7 +197,8 @@ export class DaemonController {
       );
     }
     const readd = this.deps.flannelReadds?.record(result.flannelDeleted.length, this.now());
-    if (readd?.warning) this.deps.log.warn({ flannelRulesDeleted: result.flannelDeleted.length }, readd.warning);
+    if (readd?.warning)
+      this.deps.log.warn({ flannelRulesDeleted: result.flannelDeleted.length }, readd.warning);
     for (const w of result.warnings ?? []) this.limited('warn', `warning:${w}`, { problem: w }, w);
 
     if (target.kind === 'apply') {
@@ -204,7 +225,12 @@ export class DaemonController {
   }
 
   /** Decides what to enforce this pass. */
-  private async chooseConfig(): Promise<{ kind: 'apply'; enforced: Enforced } | { kind: 'keep' } | { kind: 'recheck'; afterMs: number } | { kind: 'wait' }> {
+  private async chooseConfig(): Promise<
+    | { kind: 'apply'; enforced: Enforced }
+    | { kind: 'keep' }
+    | { kind: 'recheck'; afterMs: number }
+    | { kind: 'wait' }
+  > {
     let loaded: LoadedConfig;
     try {
       loaded = await this.deps.load(this.deps.configPath);
@@ -218,7 +244,10 @@ export class DaemonController {
     }
     const text = loaded.text ?? '';
     const vanished = loaded.origin === 'absent' || text.trim() === '';
-    const hadContent = this.enforced !== null && this.enforced.origin !== 'absent' && this.enforced.text.trim() !== '';
+    const hadContent =
+      this.enforced !== null &&
+      this.enforced.origin !== 'absent' &&
+      this.enforced.text.trim() !== '';
     if (vanished && hadContent) {
       const t = this.now();
       this.vanishedSince ??= t;
@@ -232,19 +261,33 @@ export class DaemonController {
       this.configIssue = null;
     }
     if (loaded.origin === 'absent' && this.enforced?.origin !== 'absent') {
-      this.deps.log.warn({ file: loaded.path }, `config file ${loaded.path} does not exist; applying the defaults`);
+      this.deps.log.warn(
+        { file: loaded.path },
+        `config file ${loaded.path} does not exist; applying the defaults`,
+      );
     }
-    return { kind: 'apply', enforced: { config: loaded.config, origin: loaded.origin, text, source: loaded.path } };
+    return {
+      kind: 'apply',
+      enforced: { config: loaded.config, origin: loaded.origin, text, source: loaded.path },
+    };
   }
 
   private reportInvalid(e: unknown): void {
-    const issues = e instanceof ConfigError ? e.issues.map(formatConfigIssue) : [`${this.deps.configPath}: ${(e as Error)?.message ?? String(e)}`];
+    const issues =
+      e instanceof ConfigError
+        ? e.issues.map(formatConfigIssue)
+        : [`${this.deps.configPath}: ${(e as Error)?.message ?? String(e)}`];
     const first = issues[0] ?? 'invalid';
     this.configIssue = issues.length > 1 ? `${first} (and ${issues.length - 1} more)` : first;
     const keeping = this.enforced
       ? `keeping the rules of ${this.enforced.origin === 'persisted' ? 'the persisted last good config' : this.enforced.origin === 'absent' ? 'the defaults' : 'the last good config'}`
       : 'no rules applied yet';
-    this.limited('error', `config:${issues.join('\n')}`, { file: this.deps.configPath, issues, code: isIpMasqError(e) ? e.code : undefined }, `config invalid: ${this.configIssue}; ${keeping}`);
+    this.limited(
+      'error',
+      `config:${issues.join('\n')}`,
+      { file: this.deps.configPath, issues, code: isIpMasqError(e) ? e.code : undefined },
+      `config invalid: ${this.configIssue}; ${keeping}`,
+    );
   }
 
   /** The persisted last good config, read once (only needed before anything is enforced). */
@@ -256,7 +299,12 @@ export class DaemonController {
   private async readPersisted(): Promise<Enforced | null> {
     let p: PersistedConfig | null;
     try {
-      p = await this.deps.state.load((reason) => this.deps.log.warn({ file: this.deps.state.file }, `ignoring the persisted config: ${reason}`));
+      p = await this.deps.state.load((reason) =>
+        this.deps.log.warn(
+          { file: this.deps.state.file },
+          `ignoring the persisted config: ${reason}`,
+        ),
+      );
     } catch (e) {
       this.deps.log.warn({ file: this.deps.state.file }, (e as Error).message);
       return null;
@@ -264,9 +312,15 @@ export class DaemonController {
     if (!p) return null;
     let config: Config;
     try {
-      config = p.origin === 'absent' ? this.deps.defaults() : this.deps.parse(p.text, `${this.deps.state.file} (copy of ${p.source})`);
+      config =
+        p.origin === 'absent'
+          ? this.deps.defaults()
+          : this.deps.parse(p.text, `${this.deps.state.file} (copy of ${p.source})`);
     } catch (e) {
-      this.deps.log.warn({ file: this.deps.state.file, error: (e as Error).message }, 'ignoring the persisted config: it is no longer valid');
+      this.deps.log.warn(
+        { file: this.deps.state.file, error: (e as Error).message },
+        'ignoring the persisted config: it is no longer valid',
+      );
       return null;
     }
     this.persisted = { origin: p.origin, text: p.text };
@@ -274,14 +328,25 @@ export class DaemonController {
       { file: this.deps.state.file, source: p.source, savedAt: p.savedAt },
       `config file invalid at start; applying the last good config saved ${p.savedAt} from ${p.source}`,
     );
-    return { config, origin: 'persisted', text: p.text, source: `${this.deps.state.file} (last good copy of ${p.source})` };
+    return {
+      config,
+      origin: 'persisted',
+      text: p.text,
+      source: `${this.deps.state.file} (last good copy of ${p.source})`,
+    };
   }
 
   private async persist(e: Enforced): Promise<void> {
     if (e.origin === 'persisted') return;
-    if (this.persisted && this.persisted.origin === e.origin && this.persisted.text === e.text) return;
+    if (this.persisted && this.persisted.origin === e.origin && this.persisted.text === e.text)
+      return;
     try {
-      await this.deps.state.save({ origin: e.origin, source: e.source, text: e.text, savedAt: new Date(this.now()).toISOString() });
+      await this.deps.state.save({
+        origin: e.origin,
+        source: e.source,
+        text: e.text,
+        savedAt: new Date(this.now()).toISOString(),
+      });
       this.persisted = { origin: e.origin, text: e.text };
     } catch (err) {
       this.limited('warn', `state:${(err as Error).message}`, {}, (err as Error).message);
@@ -293,8 +358,17 @@ export class DaemonController {
     const message = e instanceof Error ? e.message : String(e);
     this.nftProblem = message;
     const code = isIpMasqError(e) ? e.code : undefined;
-    if (e instanceof NftError && e.input !== undefined) this.deps.log.debug({ argv: e.argv, stderr: e.stderr, batch: e.input }, 'the nft batch that failed');
-    this.limited('error', `nft:${code}:${message}`, { code, retryInMs: delay, attempt: this.backoff.attempts }, `reconcile failed: ${message}; the current rules stay, retrying`);
+    if (e instanceof NftError && e.input !== undefined)
+      this.deps.log.debug(
+        { argv: e.argv, stderr: e.stderr, batch: e.input },
+        'the nft batch that failed',
+      );
+    this.limited(
+      'error',
+      `nft:${code}:${message}`,
+      { code, retryInMs: delay, attempt: this.backoff.attempts },
+      `reconcile failed: ${message}; the current rules stay, retrying`,
+    );
     this.setStatus(this.describe(delay), false);
     return { retryAfterMs: delay };
   }
@@ -312,7 +386,12 @@ export class DaemonController {
     this.fightCount++;
     if (this.fightCount < (this.deps.fightThreshold ?? 5)) return {};
     const delay = this.fightBackoff.next();
-    this.limited('warn', 'fight', { restored: this.fightCount, nextCheckInMs: delay }, 'table ip-masq keeps being changed by another process; restoring it with backoff');
+    this.limited(
+      'warn',
+      'fight',
+      { restored: this.fightCount, nextCheckInMs: delay },
+      'table ip-masq keeps being changed by another process; restoring it with backoff',
+    );
     return { retryAfterMs: delay };
   }
 
@@ -327,7 +406,10 @@ export class DaemonController {
           : `enforcing ${e.source}`;
     const parts = [`${what}, generation ${this.generationCount}`];
     if (this.configIssue) parts.unshift(`config invalid: ${this.configIssue}`);
-    if (this.nftProblem && retryInMs !== undefined) parts.unshift(`nft failing (retry in ${Math.max(1, Math.round(retryInMs / 1000))}s): ${this.nftProblem}`);
+    if (this.nftProblem && retryInMs !== undefined)
+      parts.unshift(
+        `nft failing (retry in ${Math.max(1, Math.round(retryInMs / 1000))}s): ${this.nftProblem}`,
+      );
     return parts.join('; ');
   }
 
@@ -344,9 +426,17 @@ export class DaemonController {
     this.deps.notify.status(status);
   }
 
-  private limited(level: 'error' | 'warn', key: string, fields: Record<string, unknown>, msg: string): void {
+  private limited(
+    level: 'error' | 'warn',
+    key: string,
+    fields: Record<string, unknown>,
+    msg: string,
+  ): void {
     const admitted = this.limiter.admit(key);
     if (!admitted) return;
-    this.deps.log[level]({ ...fields, ...(admitted.suppressed > 0 ? { suppressed: admitted.suppressed } : {}) }, msg);
+    this.deps.log[level](
+      { ...fields, ...(admitted.suppressed > 0 ? { suppressed: admitted.suppressed } : {}) },
+      msg,
+    );
   }
 }

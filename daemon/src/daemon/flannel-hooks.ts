@@ -11,7 +11,12 @@ import type { PlanFacts } from '../plan/plan.js';
 import type { DeletedForeignRule, FlannelHooks } from './reconcile.js';
 
 export function toPlanFacts(facts: FlannelFacts | null): PlanFacts {
-  return { podNetwork: { ...(facts?.ipv4 ? { ipv4: facts.ipv4 } : {}), ...(facts?.ipv6 ? { ipv6: facts.ipv6 } : {}) } };
+  return {
+    podNetwork: {
+      ...(facts?.ipv4 ? { ipv4: facts.ipv4 } : {}),
+      ...(facts?.ipv6 ? { ipv6: facts.ipv6 } : {}),
+    },
+  };
 }
 
 export function flannelHooks(): FlannelHooks {
@@ -22,11 +27,22 @@ export function flannelHooks(): FlannelHooks {
     },
     async remove(client, config, raw) {
       const facts = raw as FlannelFacts | null;
-      const deleted: DeletedForeignRule[] = await removeFlannelMasquerade(client, facts, { enableIPv6: config.enableIPv6 });
+      const deleted: DeletedForeignRule[] = await removeFlannelMasquerade(client, facts, {
+        enableIPv6: config.enableIPv6,
+      });
       // iptables-legacy rules are invisible to nft but masquerade all the same (same hook,
       // priority 100): report them every pass, delete them only when the operator opted in.
-      const legacy = await legacyPass(facts, { removeLegacy: config.flannel.removeLegacy, enableIPv6: config.enableIPv6 });
-      for (const r of legacy.removed) deleted.push({ family: r.family, table: 'nat (iptables-legacy)', chain: r.chain, iptables: r.line });
+      const legacy = await legacyPass(facts, {
+        removeLegacy: config.flannel.removeLegacy,
+        enableIPv6: config.enableIPv6,
+      });
+      for (const r of legacy.removed)
+        deleted.push({
+          family: r.family,
+          table: 'nat (iptables-legacy)',
+          chain: r.chain,
+          iptables: r.line,
+        });
       return { deleted, problems: legacy.problems };
     },
   };

@@ -61,7 +61,10 @@ export function createLogger(options: LoggerOptions): Logger {
     stream: { write: (line: string) => sink.write(`<${priority}>${line}`) },
   }));
   // journald records _PID, _HOSTNAME and the timestamp itself.
-  return pino({ level, base: undefined, timestamp: false }, pino.multistream(streams, { dedupe: true }));
+  return pino(
+    { level, base: undefined, timestamp: false },
+    pino.multistream(streams, { dedupe: true }),
+  );
 }
 
 /**

@@ -104,7 +104,10 @@ export class ReconcileLoop {
   }
 
   private isIdle(): boolean {
-    return this.stopped || (!this.running && !this.settleTimer && !this.retryTimer && this.pending.length === 0);
+    return (
+      this.stopped ||
+      (!this.running && !this.settleTimer && !this.retryTimer && this.pending.length === 0)
+    );
   }
 
   private notifyIdle(): void {

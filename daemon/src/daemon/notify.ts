@@ -46,7 +46,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const pid = options.pid ?? process.pid;
   const usec = Number(env.WATCHDOG_USEC);
   const watchdogPid = env.WATCHDOG_PID ? Number(env.WATCHDOG_PID) : pid;
-  const watchdogIntervalMs = enabled && Number.isFinite(usec) && usec > 0 && watchdogPid === pid ? Math.max(1, Math.floor(usec / 2000)) : null;
+  const watchdogIntervalMs =
+    enabled && Number.isFinite(usec) && usec > 0 && watchdogPid === pid
+      ? Math.max(1, Math.floor(usec / 2000))
+      : null;
   let chain: Promise<void> = Promise.resolve();
   let lastError = '';
   let lastStatus = '';
@@ -57,7 +60,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
     chain = chain.then(() =>
       exec('systemd-notify', fields).catch((e: unknown) => {
         const why = (e as Error).message;
-        if (why !== lastError) options.onError?.(`systemd-notify ${fields[0] ?? ''} failed: ${why}`);
+        if (why !== lastError)
+          options.onError?.(`systemd-notify ${fields[0] ?? ''} failed: ${why}`);
         lastError = why;
       }),
     );

@@ -12,7 +12,13 @@ import { formatCidr } from '../net/cidr.js';
 import type { NftClient } from '../nft/client.js';
 import { expectedState, liveState, tableDifference, type TableState } from '../nft/normalize.js';
 import { cleanupBatch, planToBatch } from '../nft/to-nft.js';
-import { buildPlan, TABLE_NAME, type NftTableFamily, type Plan, type PlanFacts } from '../plan/plan.js';
+import {
+  buildPlan,
+  TABLE_NAME,
+  type NftTableFamily,
+  type Plan,
+  type PlanFacts,
+} from '../plan/plan.js';
 
 /** A flannel MASQUERADE rule that was deleted, for the audit log. */
 export interface DeletedForeignRule {
@@ -30,7 +36,11 @@ export interface FlannelHooks {
   /** Pod-network facts for the plan, plus problems to report (a malformed subnet.env). */
   facts(config: Config): Promise<{ facts: PlanFacts; problems: string[]; raw: unknown }>;
   /** Deletes flannel's MASQUERADE rules; called only after our tables are verified. */
-  remove(client: NftClient, config: Config, raw: unknown): Promise<{ deleted: DeletedForeignRule[]; problems: string[] }>;
+  remove(
+    client: NftClient,
+    config: Config,
+    raw: unknown,
+  ): Promise<{ deleted: DeletedForeignRule[]; problems: string[] }>;
 }
 
 /**
@@ -68,13 +78,20 @@ export interface ReconcileResult {
 const FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
 
 /** Our live tables, normalized; null entries are absent tables. */
-export async function readLiveTables(client: NftClient): Promise<Record<NftTableFamily, TableState | null>> {
-  const [ip, ip6] = await Promise.all(FAMILIES.map(async (f) => liveState(await client.list(['table', f, TABLE_NAME]), f)));
+export async function readLiveTables(
+  client: NftClient,
+): Promise<Record<NftTableFamily, TableState | null>> {
+  const [ip, ip6] = await Promise.all(
+    FAMILIES.map(async (f) => liveState(await client.list(['table', f, TABLE_NAME]), f)),
+  );
   return { ip: ip ?? null, ip6: ip6 ?? null };
 }
 
 /** First difference between the plan and the live tables, or null when they match. */
-export function planDifference(plan: Plan, live: Record<NftTableFamily, TableState | null>): string | null {
+export function planDifference(
+  plan: Plan,
+  live: Record<NftTableFamily, TableState | null>,
+): string | null {
   for (const family of FAMILIES) {
     const table = plan.tables.find((t) => t.family === family);
     const diff = tableDifference(table ? expectedState(table) : null, live[family]);
@@ -83,10 +100,16 @@ export function planDifference(plan: Plan, live: Record<NftTableFamily, TableSta
   return null;
 }
 
-function setDiff(plan: Plan, live: Record<NftTableFamily, TableState | null>): { added: string[]; removed: string[] } {
+function setDiff(
+  plan: Plan,
+  live: Record<NftTableFamily, TableState | null>,
+): { added: string[]; removed: string[] } {
   const want = new Set(plan.tables.flatMap((t) => t.set.map(formatCidr)));
   const have = new Set(FAMILIES.flatMap((f) => live[f]?.set ?? []));
-  return { added: [...want].filter((c) => !have.has(c)), removed: [...have].filter((c) => !want.has(c)) };
+  return {
+    added: [...want].filter((c) => !have.has(c)),
+    removed: [...have].filter((c) => !want.has(c)),
+  };
 }
 
 export async function reconcile(deps: ReconcileDeps, config: Config): Promise<ReconcileResult> {
@@ -106,7 +129,10 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
   const remembered = memo?.verified;
   // Forget first: if anything below fails, the next pass must look at the kernel again.
   if (memo) delete memo.verified;
-  const before = remembered && planDifference(plan, remembered) !== null ? remembered : await readLiveTables(deps.client);
+  const before =
+    remembered && planDifference(plan, remembered) !== null
+      ? remembered
+      : await readLiveTables(deps.client);
   const reason = planDifference(plan, before);
   let transactions = 0;
   let diff = { added: [] as string[], removed: [] as string[] };
@@ -119,7 +145,10 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
     verified = await readLiveTables(deps.client);
     const mismatch = planDifference(plan, verified);
     if (mismatch !== null) {
-      throw new IpMasqError('VERIFY_FAILED', `nft accepted the ruleset but the kernel holds something else: ${mismatch}`);
+      throw new IpMasqError(
+        'VERIFY_FAILED',
+        `nft accepted the ruleset but the kernel holds something else: ${mismatch}`,
+      );
     }
   }
   if (memo) memo.verified = verified;

@@ -8,7 +8,12 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { NftClient } from '../nft/client.js';
-import { isFlannelMasqueradeAdd, mayConcernUs, NftMonitor, touchesOwnTables } from '../nft/monitor.js';
+import {
+  isFlannelMasqueradeAdd,
+  mayConcernUs,
+  NftMonitor,
+  touchesOwnTables,
+} from '../nft/monitor.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
 import { ReconcileLoop } from './loop.js';
@@ -48,8 +53,11 @@ export interface RunDaemonOptions {
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code (0). */
 export async function runDaemon(options: RunDaemonOptions): Promise<number> {
-  const log = options.log ?? createLogger({ journal: isJournalStream(options.env), level: options.logLevel ?? 'info' });
-  const notify = options.notifier ?? createNotifier({ env: options.env, onError: (m) => log.warn(m) });
+  const log =
+    options.log ??
+    createLogger({ journal: isJournalStream(options.env), level: options.logLevel ?? 'info' });
+  const notify =
+    options.notifier ?? createNotifier({ env: options.env, onError: (m) => log.warn(m) });
   const state = new StateStore(resolveStateDir(options.stateDir, options.env));
   const limiter = new RepeatLimiter();
 
@@ -74,7 +82,15 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       log.debug({ pass, triggers }, 'pass started');
       const outcome = await controller.pass(triggers);
       await options.afterPass?.(log);
-      log.debug({ pass, generation: controller.generation, configProblem: controller.configProblem, retryInMs: outcome.retryAfterMs ?? null }, 'pass done');
+      log.debug(
+        {
+          pass,
+          generation: controller.generation,
+          configProblem: controller.configProblem,
+          retryInMs: outcome.retryAfterMs ?? null,
+        },
+        'pass done',
+      );
       // Cheap (a stat): re-arms the watcher if its directory came or went unnoticed.
       watcher.recheck();
       // Re-armed after every pass: the backstop fires resyncInterval after the last check.
@@ -98,7 +114,15 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   options.signals.on('SIGTERM', onTerm);
   options.signals.on('SIGINT', onInt);
 
-  log.info({ config: options.configPath, stateDir: state.dir, nft: options.client.argv.join(' '), systemd: notify.enabled }, 'starting');
+  log.info(
+    {
+      config: options.configPath,
+      stateDir: state.dir,
+      nft: options.client.argv.join(' '),
+      systemd: notify.enabled,
+    },
+    'starting',
+  );
 
   // Armed before the first pass reads the file: an edit racing our start-up is not missed.
   const watcher: ConfigWatcher = watchConfigTree({
@@ -109,7 +133,11 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     },
     onError: (e) => {
       const admitted = limiter.admit(`watch:${e.message}`);
-      if (admitted) log.warn({ error: e.message }, 'config directory watcher error; changes are still picked up at the resync and on SIGHUP');
+      if (admitted)
+        log.warn(
+          { error: e.message },
+          'config directory watcher error; changes are still picked up at the resync and on SIGHUP',
+        );
     },
   });
 
@@ -133,7 +161,11 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       },
       onExit: (why, retryInMs) => {
         const admitted = limiter.admit(`monitor:${why}`);
-        if (admitted) log.warn({ retryInMs, ...(admitted.suppressed ? { suppressed: admitted.suppressed } : {}) }, `${why}; drift detection falls back to the resync timer until it restarts`);
+        if (admitted)
+          log.warn(
+            { retryInMs, ...(admitted.suppressed ? { suppressed: admitted.suppressed } : {}) },
+            `${why}; drift detection falls back to the resync timer until it restarts`,
+          );
       },
     });
     monitor.start();

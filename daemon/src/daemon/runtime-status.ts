@@ -33,13 +33,20 @@ export async function readRuntimeStatus(dir: string): Promise<RuntimeStatus | nu
 }
 
 /** Writes the snapshot only when it differs from the last one written (a pass is usually a no-op). */
-export function runtimeStatusWriter(dir: string, snapshot: () => ReaddSnapshot): () => Promise<void> {
+export function runtimeStatusWriter(
+  dir: string,
+  snapshot: () => ReaddSnapshot,
+): () => Promise<void> {
   let last = '';
   return async () => {
     const flannel = snapshot();
     const key = JSON.stringify(flannel);
     if (key === last) return;
-    await writeRuntimeStatus(dir, { pid: process.pid, updatedAt: new Date().toISOString(), flannel });
+    await writeRuntimeStatus(dir, {
+      pid: process.pid,
+      updatedAt: new Date().toISOString(),
+      flannel,
+    });
     last = key;
   };
 }

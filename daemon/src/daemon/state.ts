@@ -51,7 +51,9 @@ export class StateStore {
       raw = await readFile(this.file, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new IpMasqError('STATE_FAILED', `cannot read ${this.file}: ${(e as Error).message}`, { cause: e });
+      throw new IpMasqError('STATE_FAILED', `cannot read ${this.file}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     try {
       const parsed = JSON.parse(raw) as Partial<PersistedConfig>;
@@ -61,7 +63,12 @@ export class StateStore {
         typeof parsed.text === 'string' &&
         typeof parsed.savedAt === 'string'
       ) {
-        return { origin: parsed.origin, source: parsed.source, text: parsed.text, savedAt: parsed.savedAt };
+        return {
+          origin: parsed.origin,
+          source: parsed.source,
+          text: parsed.text,
+          savedAt: parsed.savedAt,
+        };
       }
       onCorrupt?.(`${this.file}: unexpected content`);
     } catch (e) {
@@ -92,7 +99,11 @@ export class StateStore {
       }
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
-      throw new IpMasqError('STATE_FAILED', `cannot save the last good config to ${this.file}: ${(e as Error).message}`, { cause: e });
+      throw new IpMasqError(
+        'STATE_FAILED',
+        `cannot save the last good config to ${this.file}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
 }

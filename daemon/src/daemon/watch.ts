@@ -61,7 +61,9 @@ class DirectoryWatcher implements ConfigWatcher {
   private readonly dir: string;
   private watcher: FSWatcher | null = null;
   /** What is watched: the directory itself (with its inode) or an ancestor. */
-  private mode: { kind: 'dir'; ino: bigint } | { kind: 'ancestor'; path: string; ino: bigint | null } | null = null;
+  private mode:
+    { kind: 'dir'; ino: bigint } | { kind: 'ancestor'; path: string; ino: bigint | null } | null =
+    null;
   private closed = false;
 
   constructor(private readonly options: WatchOptions) {
@@ -75,7 +77,10 @@ class DirectoryWatcher implements ConfigWatcher {
     const stale =
       m === null ||
       (m.kind === 'dir' && ino !== m.ino) ||
-      (m.kind === 'ancestor' && (ino !== null || nearestExistingAncestor(this.dir) !== m.path || dirInode(m.path) !== m.ino));
+      (m.kind === 'ancestor' &&
+        (ino !== null ||
+          nearestExistingAncestor(this.dir) !== m.path ||
+          dirInode(m.path) !== m.ino));
     if (stale) this.arm();
   }
 
@@ -106,7 +111,12 @@ class DirectoryWatcher implements ConfigWatcher {
     const ancestor = nearestExistingAncestor(this.dir);
     // The next component of the path below the ancestor: its appearance is all we wait for.
     const next = this.dir.slice(ancestor.length).split(sep).filter(Boolean)[0];
-    if (!this.watch(ancestor, (_event, name) => (name === null || name === next ? this.arm() : this.recheck()))) return;
+    if (
+      !this.watch(ancestor, (_event, name) =>
+        name === null || name === next ? this.arm() : this.recheck(),
+      )
+    )
+      return;
     this.mode = { kind: 'ancestor', path: ancestor, ino: dirInode(ancestor) };
     // It may have appeared between the stat and the watch (then this arms the directory).
     if (dirInode(this.dir) !== null) this.arm();
@@ -120,7 +130,9 @@ class DirectoryWatcher implements ConfigWatcher {
 
   private watch(path: string, listener: (event: string, name: string | null) => void): boolean {
     try {
-      const w = fsWatch(path, { persistent: true, encoding: 'utf8' }, (event, name) => listener(event, name));
+      const w = fsWatch(path, { persistent: true, encoding: 'utf8' }, (event, name) =>
+        listener(event, name),
+      );
       w.on('error', (e) => {
         this.options.onError?.(e);
         if (this.watcher === w) this.arm();

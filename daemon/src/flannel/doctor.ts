@@ -46,11 +46,16 @@ export interface DoctorDeps {
 }
 
 const CNI_DIR = 'etc/cni/net.d';
-const UNIT_PATHS = ['etc/systemd/system/ip-masq.service', 'usr/lib/systemd/system/ip-masq.service', 'lib/systemd/system/ip-masq.service'];
+const UNIT_PATHS = [
+  'etc/systemd/system/ip-masq.service',
+  'usr/lib/systemd/system/ip-masq.service',
+  'lib/systemd/system/ip-masq.service',
+];
 // containernetworking/plugins SetupIPMasq chain names: "CNI-" + 24 hex digits of a hash.
 const CNI_MASQ_CHAIN = /^CNI-[0-9a-f]{24}$/;
 
-const isEnoent = (e: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
+const isEnoent = (e: unknown): boolean =>
+  ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
 
 async function readOptional(deps: DoctorDeps, path: string): Promise<string | null> {
   try {
@@ -62,47 +67,95 @@ async function readOptional(deps: DoctorDeps, path: string): Promise<string | nu
 }
 
 /** flannel's lease file and overrides → facts (problems make it a WARN). */
-async function checkFacts(deps: DoctorDeps, config: Config): Promise<{ check: DoctorCheck; facts: FlannelFacts | null }> {
+async function checkFacts(
+  deps: DoctorDeps,
+  config: Config,
+): Promise<{ check: DoctorCheck; facts: FlannelFacts | null }> {
   const path = join(deps.root, config.flannel.subnetEnv);
   let text: string | null;
   try {
     text = await readOptional(deps, path);
   } catch (e) {
-    return { facts: null, check: { id: 'flannel-facts', status: 'WARN', message: `cannot read ${config.flannel.subnetEnv}: ${(e as Error).message}`, fix: 'check the file permissions' } };
+    return {
+      facts: null,
+      check: {
+        id: 'flannel-facts',
+        status: 'WARN',
+        message: `cannot read ${config.flannel.subnetEnv}: ${(e as Error).message}`,
+        fix: 'check the file permissions',
+      },
+    };
   }
-  const { facts, problems } = resolveFlannelFacts(config.flannel, text === null ? null : { text, path: config.flannel.subnetEnv });
+  const { facts, problems } = resolveFlannelFacts(
+    config.flannel,
+    text === null ? null : { text, path: config.flannel.subnetEnv },
+  );
   if (facts === null) {
-    return { facts, check: { id: 'flannel-facts', status: 'PASS', message: `no ${config.flannel.subnetEnv} and no flannel.clusterCIDR: no flannel pod network on this node` } };
+    return {
+      facts,
+      check: {
+        id: 'flannel-facts',
+        status: 'PASS',
+        message: `no ${config.flannel.subnetEnv} and no flannel.clusterCIDR: no flannel pod network on this node`,
+      },
+    };
   }
   const nets = (['ipv4', 'ipv6'] as const).flatMap((f) => {
     const n = facts[f];
     return n ? [`${formatCidr(n.network)} (node ${formatCidr(n.subnet)})`] : [];
   });
   if (problems.length > 0) {
-    return { facts, check: { id: 'flannel-facts', status: 'WARN', message: `flannel facts from ${facts.source}: ${problems.join('; ')}`, fix: `correct ${config.flannel.subnetEnv} (written by flanneld) or set flannel.clusterCIDR / flannel.nodeSubnet in the config` } };
+    return {
+      facts,
+      check: {
+        id: 'flannel-facts',
+        status: 'WARN',
+        message: `flannel facts from ${facts.source}: ${problems.join('; ')}`,
+        fix: `correct ${config.flannel.subnetEnv} (written by flanneld) or set flannel.clusterCIDR / flannel.nodeSubnet in the config`,
+      },
+    };
   }
-  return { facts, check: { id: 'flannel-facts', status: 'PASS', message: `pod network ${nets.join(', ') || '(none)'} from ${facts.source}` } };
+  return {
+    facts,
+    check: {
+      id: 'flannel-facts',
+      status: 'PASS',
+      message: `pod network ${nets.join(', ') || '(none)'} from ${facts.source}`,
+    },
+  };
 }
 
 function checkIpMasqFlag(facts: FlannelFacts | null, nftablesMode: boolean): DoctorCheck {
   const id = 'flannel-ipmasq';
   if (facts === null) return { id, status: 'PASS', message: 'no flannel: nothing to check' };
-  if (facts.ipMasq === false) return { id, status: 'PASS', message: 'flanneld runs without --ip-masq (FLANNEL_IPMASQ=false)' };
+  if (facts.ipMasq === false)
+    return {
+      id,
+      status: 'PASS',
+      message: 'flanneld runs without --ip-masq (FLANNEL_IPMASQ=false)',
+    };
   if (facts.ipMasq === null) {
-    return { id, status: 'WARN', message: 'FLANNEL_IPMASQ is not known (not in subnet.env)', fix: 'check that flanneld runs without --ip-masq' };
+    return {
+      id,
+      status: 'WARN',
+      message: 'FLANNEL_IPMASQ is not known (not in subnet.env)',
+      fix: 'check that flanneld runs without --ip-masq',
+    };
   }
   if (nftablesMode) {
     return {
       id,
       status: 'WARN',
-      message: 'flanneld runs with --ip-masq (FLANNEL_IPMASQ=true) in nftables mode: it re-adds its masquerade rules at every restart',
+      message:
+        'flanneld runs with --ip-masq (FLANNEL_IPMASQ=true) in nftables mode: it re-adds its masquerade rules at every restart',
       fix: FLANNEL_MASQ_FIX,
     };
   }
   return {
     id,
     status: 'FAIL',
-    message: 'flanneld runs with --ip-masq (FLANNEL_IPMASQ=true): it re-creates its MASQUERADE rules every 5 s, so new flows can be masqueraded until ip-masq deletes them again',
+    message:
+      'flanneld runs with --ip-masq (FLANNEL_IPMASQ=true): it re-creates its MASQUERADE rules every 5 s, so new flows can be masqueraded until ip-masq deletes them again',
     fix: FLANNEL_MASQ_FIX,
   };
 }
@@ -112,7 +165,10 @@ function flannelPlugins(json: unknown): Record<string, unknown>[] {
   if (typeof json !== 'object' || json === null) return [];
   const o = json as Record<string, unknown>;
   const list = Array.isArray(o['plugins']) ? (o['plugins'] as unknown[]) : [o];
-  return list.filter((p): p is Record<string, unknown> => typeof p === 'object' && p !== null && (p as Record<string, unknown>)['type'] === 'flannel');
+  return list.filter(
+    (p): p is Record<string, unknown> =>
+      typeof p === 'object' && p !== null && (p as Record<string, unknown>)['type'] === 'flannel',
+  );
 }
 
 /**
@@ -120,20 +176,36 @@ function flannelPlugins(json: unknown): Record<string, unknown>[] {
  * — without an explicit `"ipMasq": false`, dropping --ip-masq turns the bridge plugin's
  * per-pod masquerade on.
  */
-async function checkCniDelegate(deps: DoctorDeps, facts: FlannelFacts | null): Promise<DoctorCheck> {
+async function checkCniDelegate(
+  deps: DoctorDeps,
+  facts: FlannelFacts | null,
+): Promise<DoctorCheck> {
   const id = 'cni-delegate-ipmasq';
   const dir = join(deps.root, CNI_DIR);
   let names: string[];
   try {
-    names = (await deps.readDir(dir)).filter((n) => n.includes('flannel') && /\.(conflist|conf|json)$/.test(n)).sort();
+    names = (await deps.readDir(dir))
+      .filter((n) => n.includes('flannel') && /\.(conflist|conf|json)$/.test(n))
+      .sort();
   } catch (e) {
-    if (!isEnoent(e)) return { id, status: 'WARN', message: `cannot read /${CNI_DIR}: ${(e as Error).message}`, fix: 'check the directory permissions' };
+    if (!isEnoent(e))
+      return {
+        id,
+        status: 'WARN',
+        message: `cannot read /${CNI_DIR}: ${(e as Error).message}`,
+        fix: 'check the directory permissions',
+      };
     names = [];
   }
   if (names.length === 0) {
     return facts === null
       ? { id, status: 'PASS', message: `no flannel CNI config in /${CNI_DIR}` }
-      : { id, status: 'WARN', message: `flannel is configured but /${CNI_DIR} has no *flannel* CNI config`, fix: 'check the CNI configuration directory of the kubelet/container runtime' };
+      : {
+          id,
+          status: 'WARN',
+          message: `flannel is configured but /${CNI_DIR} has no *flannel* CNI config`,
+          fix: 'check the CNI configuration directory of the kubelet/container runtime',
+        };
   }
   const findings: { status: CheckStatus; text: string }[] = [];
   for (const name of names) {
@@ -142,7 +214,10 @@ async function checkCniDelegate(deps: DoctorDeps, facts: FlannelFacts | null): P
     try {
       json = JSON.parse(await deps.readFile(join(dir, name)));
     } catch (e) {
-      findings.push({ status: 'WARN', text: `${where}: not readable JSON (${(e as Error).message})` });
+      findings.push({
+        status: 'WARN',
+        text: `${where}: not readable JSON (${(e as Error).message})`,
+      });
       continue;
     }
     const plugins = flannelPlugins(json);
@@ -151,17 +226,38 @@ async function checkCniDelegate(deps: DoctorDeps, facts: FlannelFacts | null): P
       continue;
     }
     for (const p of plugins) {
-      const delegate = typeof p['delegate'] === 'object' && p['delegate'] !== null ? (p['delegate'] as Record<string, unknown>) : {};
+      const delegate =
+        typeof p['delegate'] === 'object' && p['delegate'] !== null
+          ? (p['delegate'] as Record<string, unknown>)
+          : {};
       const v = delegate['ipMasq'];
-      if (v === false) findings.push({ status: 'PASS', text: `${where}: delegate has "ipMasq": false` });
-      else if (v === true) findings.push({ status: 'FAIL', text: `${where}: delegate has "ipMasq": true: the bridge plugin masquerades every pod` });
-      else if (facts?.ipMasq === false) findings.push({ status: 'FAIL', text: `${where}: delegate lacks "ipMasq" and flanneld runs without --ip-masq: the bridge plugin masquerades every new pod` });
-      else findings.push({ status: 'WARN', text: `${where}: delegate lacks "ipMasq": it defaults to the opposite of flanneld's --ip-masq, so dropping --ip-masq turns on per-pod masquerade` });
+      if (v === false)
+        findings.push({ status: 'PASS', text: `${where}: delegate has "ipMasq": false` });
+      else if (v === true)
+        findings.push({
+          status: 'FAIL',
+          text: `${where}: delegate has "ipMasq": true: the bridge plugin masquerades every pod`,
+        });
+      else if (facts?.ipMasq === false)
+        findings.push({
+          status: 'FAIL',
+          text: `${where}: delegate lacks "ipMasq" and flanneld runs without --ip-masq: the bridge plugin masquerades every new pod`,
+        });
+      else
+        findings.push({
+          status: 'WARN',
+          text: `${where}: delegate lacks "ipMasq": it defaults to the opposite of flanneld's --ip-masq, so dropping --ip-masq turns on per-pod masquerade`,
+        });
     }
   }
-  const status: CheckStatus = findings.some((f) => f.status === 'FAIL') ? 'FAIL' : findings.some((f) => f.status === 'WARN') ? 'WARN' : 'PASS';
+  const status: CheckStatus = findings.some((f) => f.status === 'FAIL')
+    ? 'FAIL'
+    : findings.some((f) => f.status === 'WARN')
+      ? 'WARN'
+      : 'PASS';
   const check: DoctorCheck = { id, status, message: findings.map((f) => f.text).join('; ') };
-  if (status !== 'PASS') check.fix = `set "ipMasq": false in the "delegate" object of the flannel plugin (kube-flannel.yml ConfigMap cni-conf.json), then recreate pods created meanwhile`;
+  if (status !== 'PASS')
+    check.fix = `set "ipMasq": false in the "delegate" object of the flannel plugin (kube-flannel.yml ConfigMap cni-conf.json), then recreate pods created meanwhile`;
   return check;
 }
 
@@ -169,14 +265,16 @@ function checkFlannelRules(refs: FlannelRuleRef[], config: Config): DoctorCheck 
   const id = 'flannel-masquerade-rules';
   const v4 = refs.filter((r) => r.family === 'ip' || config.enableIPv6);
   const keptV6 = refs.filter((r) => r.family === 'ip6' && !config.enableIPv6);
-  const describe = (l: FlannelRuleRef[]): string => l.map((r) => `${r.family} ${r.table} ${r.chain} handle ${r.handle}: ${r.iptables}`).join('; ');
+  const describe = (l: FlannelRuleRef[]): string =>
+    l.map((r) => `${r.family} ${r.table} ${r.chain} handle ${r.handle}: ${r.iptables}`).join('; ');
   if (v4.length > 0) {
     return {
       id,
       status: 'FAIL',
       message: `${v4.length} flannel MASQUERADE rule(s) present: ${describe(v4)}`,
       fix: config.flannel.removeMasquerade
-        ? 'start the ip-masq service (systemctl enable --now ip-masq) or run "ip-masq apply"; if they keep coming back, ' + FLANNEL_MASQ_FIX
+        ? 'start the ip-masq service (systemctl enable --now ip-masq) or run "ip-masq apply"; if they keep coming back, ' +
+          FLANNEL_MASQ_FIX
         : 'set flannel.removeMasquerade: true in the config and run "ip-masq apply"',
     };
   }
@@ -188,10 +286,18 @@ function checkFlannelRules(refs: FlannelRuleRef[], config: Config): DoctorCheck 
       fix: 'set enableIPv6: true if ip-masq should own IPv6 egress SNAT too',
     };
   }
-  return { id, status: 'PASS', message: 'no flannel MASQUERADE rules in iptables-nft or flannel nftables tables' };
+  return {
+    id,
+    status: 'PASS',
+    message: 'no flannel MASQUERADE rules in iptables-nft or flannel nftables tables',
+  };
 }
 
-async function checkLegacy(deps: DoctorDeps, facts: FlannelFacts | null, config: Config): Promise<DoctorCheck> {
+async function checkLegacy(
+  deps: DoctorDeps,
+  facts: FlannelFacts | null,
+  config: Config,
+): Promise<DoctorCheck> {
   const id = 'legacy-iptables';
   const legacyDeps: LegacyDeps = { readFile: deps.readFile, procRoot: join(deps.root, 'proc') };
   if (deps.legacyExec) legacyDeps.exec = deps.legacyExec;
@@ -205,10 +311,27 @@ async function checkLegacy(deps: DoctorDeps, facts: FlannelFacts | null, config:
       fix: `${config.flannel.removeLegacy ? '' : 'set flannel.removeLegacy: true, or run: '}${r.rules.map((x) => x.command).join(' && ')}`,
     };
   }
-  if (r.tables.unchecked) return { id, status: 'WARN', message: `iptables-legacy not checked: ${r.tables.unchecked}`, fix: 'run the doctor as root on the host: sudo ip-masq doctor' };
-  if (r.problems.length > 0) return { id, status: 'WARN', message: r.problems.join('; '), fix: 'apt-get install iptables (or your distribution\'s package providing iptables-legacy-save)' };
+  if (r.tables.unchecked)
+    return {
+      id,
+      status: 'WARN',
+      message: `iptables-legacy not checked: ${r.tables.unchecked}`,
+      fix: 'run the doctor as root on the host: sudo ip-masq doctor',
+    };
+  if (r.problems.length > 0)
+    return {
+      id,
+      status: 'WARN',
+      message: r.problems.join('; '),
+      fix: "apt-get install iptables (or your distribution's package providing iptables-legacy-save)",
+    };
   if (tables.length > 0) {
-    return { id, status: 'WARN', message: `iptables-legacy tables present (${tables.join(', ')}), no flannel rules in them; rules there are invisible to nft`, fix: 'make every component use iptables-nft (update-alternatives --set iptables /usr/sbin/iptables-nft)' };
+    return {
+      id,
+      status: 'WARN',
+      message: `iptables-legacy tables present (${tables.join(', ')}), no flannel rules in them; rules there are invisible to nft`,
+      fix: 'make every component use iptables-nft (update-alternatives --set iptables /usr/sbin/iptables-nft)',
+    };
   }
   return { id, status: 'PASS', message: 'no iptables-legacy tables' };
 }
@@ -220,14 +343,23 @@ async function checkCniMasqChains(deps: DoctorDeps): Promise<DoctorCheck> {
   for (const family of ['ip', 'ip6'] as const) {
     const chains = (await deps.nft.list(['chains', family])) ?? [];
     for (const o of chains) {
-      if (!('chain' in o) || o.chain.table !== 'nat' || !CNI_MASQ_CHAIN.test(o.chain.name)) continue;
+      if (!('chain' in o) || o.chain.table !== 'nat' || !CNI_MASQ_CHAIN.test(o.chain.name))
+        continue;
       const listing = (await deps.nft.list(['chain', family, 'nat', o.chain.name])) ?? [];
-      const masq = listing.some((x) => 'rule' in x && (x.rule as NftRule).expr.some((e) => JSON.stringify(e) === '{"xt":{"type":"target","name":"MASQUERADE"}}'));
+      const masq = listing.some(
+        (x) =>
+          'rule' in x &&
+          (x.rule as NftRule).expr.some(
+            (e) => JSON.stringify(e) === '{"xt":{"type":"target","name":"MASQUERADE"}}',
+          ),
+      );
       if (masq) found.push(`${family} nat ${o.chain.name}`);
     }
   }
-  if ((await deps.nft.list(['table', 'inet', 'cni_plugins_masquerade'])) !== null) found.push('table inet cni_plugins_masquerade');
-  if (found.length === 0) return { id, status: 'PASS', message: 'no CNI bridge-plugin masquerade chains' };
+  if ((await deps.nft.list(['table', 'inet', 'cni_plugins_masquerade'])) !== null)
+    found.push('table inet cni_plugins_masquerade');
+  if (found.length === 0)
+    return { id, status: 'PASS', message: 'no CNI bridge-plugin masquerade chains' };
   return {
     id,
     status: 'FAIL',
@@ -247,8 +379,12 @@ async function checkIpMasqAgent(deps: DoctorDeps): Promise<DoctorCheck> {
     const chain = await deps.nft.list(['chain', family, 'nat', 'IP-MASQ-AGENT']);
     if (chain === null) continue;
     const post = (await deps.nft.list(['chain', family, 'nat', 'POSTROUTING'])) ?? [];
-    const jumped = post.some((o) => 'rule' in o && JSON.stringify(o.rule.expr).includes('"target":"IP-MASQ-AGENT"'));
-    found.push(`${family} nat IP-MASQ-AGENT (${chain.filter((o) => 'rule' in o).length} rules${jumped ? ', jumped to from POSTROUTING' : ', not jumped to'})`);
+    const jumped = post.some(
+      (o) => 'rule' in o && JSON.stringify(o.rule.expr).includes('"target":"IP-MASQ-AGENT"'),
+    );
+    found.push(
+      `${family} nat IP-MASQ-AGENT (${chain.filter((o) => 'rule' in o).length} rules${jumped ? ', jumped to from POSTROUTING' : ', not jumped to'})`,
+    );
   }
   if (found.length === 0) return { id, status: 'PASS', message: 'no ip-masq-agent chain' };
   const tool = (f: string): string => (f.startsWith('ip6') ? 'ip6tables' : 'iptables');
@@ -257,7 +393,10 @@ async function checkIpMasqAgent(deps: DoctorDeps): Promise<DoctorCheck> {
     status: 'FAIL',
     message: `ip-masq-agent's rules are still installed and masquerade by their own list before ip-masq decides: ${found.join(', ')}`,
     fix: `delete the ip-masq-agent DaemonSet, then on this node: ${found
-      .map((f) => `${tool(f)} -t nat -S POSTROUTING | grep -- '-j IP-MASQ-AGENT' | sed 's/^-A/-D/' | xargs -r -L1 ${tool(f)} -t nat; ${tool(f)} -t nat -F IP-MASQ-AGENT; ${tool(f)} -t nat -X IP-MASQ-AGENT`)
+      .map(
+        (f) =>
+          `${tool(f)} -t nat -S POSTROUTING | grep -- '-j IP-MASQ-AGENT' | sed 's/^-A/-D/' | xargs -r -L1 ${tool(f)} -t nat; ${tool(f)} -t nat -F IP-MASQ-AGENT; ${tool(f)} -t nat -X IP-MASQ-AGENT`,
+      )
       .join('; ')}`,
   };
 }
@@ -268,11 +407,28 @@ async function checkOurTable(deps: DoctorDeps): Promise<DoctorCheck> {
   try {
     matches = await deps.ourTableMatches();
   } catch (e) {
-    return { id, status: 'FAIL', message: `cannot compare our table with the config: ${(e as Error).message}`, fix: 'run "ip-masq check" and "ip-masq status"' };
+    return {
+      id,
+      status: 'FAIL',
+      message: `cannot compare our table with the config: ${(e as Error).message}`,
+      fix: 'run "ip-masq check" and "ip-masq status"',
+    };
   }
-  if (matches === true) return { id, status: 'PASS', message: 'table ip-masq present and matching the config' };
-  if (matches === null) return { id, status: 'WARN', message: 'cannot tell whether table ip-masq matches the config', fix: 'run "ip-masq check" to validate the config' };
-  return { id, status: 'FAIL', message: 'table ip-masq is missing or differs from the config', fix: 'start the ip-masq service (systemctl enable --now ip-masq) or run "ip-masq apply"; "ip-masq status" shows the difference' };
+  if (matches === true)
+    return { id, status: 'PASS', message: 'table ip-masq present and matching the config' };
+  if (matches === null)
+    return {
+      id,
+      status: 'WARN',
+      message: 'cannot tell whether table ip-masq matches the config',
+      fix: 'run "ip-masq check" to validate the config',
+    };
+  return {
+    id,
+    status: 'FAIL',
+    message: 'table ip-masq is missing or differs from the config',
+    fix: 'start the ip-masq service (systemctl enable --now ip-masq) or run "ip-masq apply"; "ip-masq status" shows the difference',
+  };
 }
 
 async function checkUnitOrdering(deps: DoctorDeps): Promise<DoctorCheck> {
@@ -284,8 +440,14 @@ async function checkUnitOrdering(deps: DoctorDeps): Promise<DoctorCheck> {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => /^After\s*=/.test(l))
-      .flatMap((l) => l.replace(/^After\s*=/, '').trim().split(/\s+/));
-    if (after.includes('nftables.service')) return { id, status: 'PASS', message: `/${rel} starts after nftables.service` };
+      .flatMap((l) =>
+        l
+          .replace(/^After\s*=/, '')
+          .trim()
+          .split(/\s+/),
+      );
+    if (after.includes('nftables.service'))
+      return { id, status: 'PASS', message: `/${rel} starts after nftables.service` };
     return {
       id,
       status: 'FAIL',
@@ -293,7 +455,12 @@ async function checkUnitOrdering(deps: DoctorDeps): Promise<DoctorCheck> {
       fix: 'add After=nftables.service to the [Unit] section (systemctl edit ip-masq), then systemctl daemon-reload',
     };
   }
-  return { id, status: 'WARN', message: 'the ip-masq systemd unit is not installed', fix: 'install the ip-masq package (it ships the unit ordered After=nftables.service)' };
+  return {
+    id,
+    status: 'WARN',
+    message: 'the ip-masq systemd unit is not installed',
+    fix: 'install the ip-masq package (it ships the unit ordered After=nftables.service)',
+  };
 }
 
 /** Runs every check; never throws for what it finds, only for broken injected dependencies. */
@@ -323,7 +490,9 @@ export function formatDoctorReport(report: DoctorReport): string {
     lines.push(`${c.status.padEnd(4)}  ${c.id}: ${c.message}`);
     if (c.fix) lines.push(`      fix: ${c.fix}`);
   }
-  const counts = (['PASS', 'WARN', 'FAIL'] as const).map((s) => `${report.checks.filter((c) => c.status === s).length} ${s}`).join(', ');
+  const counts = (['PASS', 'WARN', 'FAIL'] as const)
+    .map((s) => `${report.checks.filter((c) => c.status === s).length} ${s}`)
+    .join(', ');
   lines.push(`${counts}${report.failed ? ' — something needs fixing' : ''}`);
   return lines.join('\n') + '\n';
 }

@@ -7,7 +7,12 @@
  * Also the predicate that lets the daemon's `nft -j monitor` trigger a removal pass as soon as
  * flannel adds a MASQUERADE rule, instead of waiting for the resync timer.
  */
-import { classifyFlannelRule, FLANNEL_NFT_TABLES, type FlannelMatchOptions, type NftIpFamily } from './match.js';
+import {
+  classifyFlannelRule,
+  FLANNEL_NFT_TABLES,
+  type FlannelMatchOptions,
+  type NftIpFamily,
+} from './match.js';
 import type { FlannelFacts } from './subnet-env.js';
 import type { NftRule } from '../nft/types.js';
 
@@ -47,7 +52,14 @@ export interface ReaddVerdict {
 export class FlannelReaddTracker {
   private readonly quietMs: number;
   private firstPassDone = false;
-  private state: ReaddSnapshot = { readds: 0, readdRules: 0, episodes: 0, episodeActive: false, lastReaddAt: null, leftoverRules: 0 };
+  private state: ReaddSnapshot = {
+    readds: 0,
+    readdRules: 0,
+    episodes: 0,
+    episodeActive: false,
+    lastReaddAt: null,
+    leftoverRules: 0,
+  };
 
   constructor(options: { quietMs?: number } = {}) {
     this.quietMs = options.quietMs ?? DEFAULT_EPISODE_QUIET_MS;
@@ -80,20 +92,29 @@ export class FlannelReaddTracker {
   }
 
   private expire(now: number): void {
-    if (this.state.episodeActive && this.state.lastReaddAt !== null && now - this.state.lastReaddAt >= this.quietMs) {
+    if (
+      this.state.episodeActive &&
+      this.state.lastReaddAt !== null &&
+      now - this.state.lastReaddAt >= this.quietMs
+    ) {
       this.state.episodeActive = false;
     }
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Is this `nft -j monitor` line (raw text or parsed JSON) the addition of a flannel MASQUERADE
  * rule? Same structural test as the remover, so the monitor triggers exactly when a removal
  * pass would find something. Anything unparsable is simply not such an event.
  */
-export function isFlannelMasqueradeEvent(monitorLine: unknown, facts: FlannelFacts | null, opts: FlannelMatchOptions): boolean {
+export function isFlannelMasqueradeEvent(
+  monitorLine: unknown,
+  facts: FlannelFacts | null,
+  opts: FlannelMatchOptions,
+): boolean {
   let event = monitorLine;
   if (typeof event === 'string') {
     try {
@@ -107,7 +128,12 @@ export function isFlannelMasqueradeEvent(monitorLine: unknown, facts: FlannelFac
   const family = rule['family'];
   if (family !== 'ip' && family !== 'ip6') return false;
   if (family === 'ip6' && !opts.enableIPv6) return false;
-  if (typeof rule['table'] !== 'string' || typeof rule['chain'] !== 'string' || !Array.isArray(rule['expr'])) return false;
+  if (
+    typeof rule['table'] !== 'string' ||
+    typeof rule['chain'] !== 'string' ||
+    !Array.isArray(rule['expr'])
+  )
+    return false;
   const table = rule['table'];
   const chain = rule['chain'];
   if (table !== 'nat' && table !== FLANNEL_NFT_TABLES[family as NftIpFamily]) return false;

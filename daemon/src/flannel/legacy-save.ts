@@ -103,18 +103,25 @@ function strip(args: string[]): { core: string[]; comment: string | null } {
   return { core, comment };
 }
 
-function isFlannelLegacyMasq(rule: SaveRule, family: 'ip' | 'ip6', facts: FlannelFacts | null): boolean {
+function isFlannelLegacyMasq(
+  rule: SaveRule,
+  family: 'ip' | 'ip6',
+  facts: FlannelFacts | null,
+): boolean {
   if (rule.table !== 'nat') return false;
   const { core, comment } = strip(rule.args);
-  if (core.length < 2 || core[core.length - 2] !== '-j' || core[core.length - 1] !== 'MASQUERADE') return false;
+  if (core.length < 2 || core[core.length - 2] !== '-j' || core[core.length - 1] !== 'MASQUERADE')
+    return false;
   if (rule.chain === 'FLANNEL-POSTRTG' || comment === 'flanneld masq') return true;
   const network = (family === 'ip' ? facts?.ipv4 : facts?.ipv6)?.network;
   if (rule.chain !== 'POSTROUTING' || !network) return false;
   const m = core.slice(0, -2);
   const multicast = family === 'ip' ? '224.0.0.0/4' : 'ff00::/8';
   // -s C ! -d 224.0.0.0/4   |   ! -s C -d C
-  if (m.length === 5 && m[0] === '-s' && m[2] === '!' && m[3] === '-d' && m[4] === multicast) return sameCidrText(m[1], network);
-  if (m.length === 5 && m[0] === '!' && m[1] === '-s' && m[3] === '-d') return sameCidrText(m[2], network) && sameCidrText(m[4], network);
+  if (m.length === 5 && m[0] === '-s' && m[2] === '!' && m[3] === '-d' && m[4] === multicast)
+    return sameCidrText(m[1], network);
+  if (m.length === 5 && m[0] === '!' && m[1] === '-s' && m[3] === '-d')
+    return sameCidrText(m[2], network) && sameCidrText(m[4], network);
   return false;
 }
 
@@ -127,12 +134,22 @@ function shellQuote(arg: string): string {
  * "flanneld masq" comment, or the pre-v0.16.2 uncommented POSTROUTING shapes (those only with
  * facts). Each comes with the exact delete command.
  */
-export function findLegacyFlannelMasquerade(saveText: string, family: 'ip' | 'ip6', facts: FlannelFacts | null): LegacyRuleRef[] {
+export function findLegacyFlannelMasquerade(
+  saveText: string,
+  family: 'ip' | 'ip6',
+  facts: FlannelFacts | null,
+): LegacyRuleRef[] {
   const binary = family === 'ip' ? 'iptables-legacy' : 'ip6tables-legacy';
   return parseIptablesSave(saveText)
     .filter((r) => isFlannelLegacyMasq(r, family, facts))
     .map((r) => {
       const deleteArgs = ['-w', '-t', 'nat', '-D', r.chain, ...r.args];
-      return { family, chain: r.chain, line: r.line, deleteArgs, command: [binary, ...deleteArgs].map(shellQuote).join(' ') };
+      return {
+        family,
+        chain: r.chain,
+        line: r.line,
+        deleteArgs,
+        command: [binary, ...deleteArgs].map(shellQuote).join(' '),
+      };
     });
 }

@@ -52,7 +52,9 @@ export const defaultExec: Exec = (argv) =>
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (e: NodeJS.ErrnoException) => resolve({ status: null, stdout, stderr: e.message, notFound: e.code === 'ENOENT' }));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      resolve({ status: null, stdout, stderr: e.message, notFound: e.code === 'ENOENT' }),
+    );
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 
@@ -66,7 +68,10 @@ export async function detectLegacyTables(deps: LegacyDeps = {}): Promise<LegacyT
   const root = deps.procRoot ?? '/proc';
   const names = async (file: string): Promise<string[] | NodeJS.ErrnoException> => {
     try {
-      return (await read(`${root}/net/${file}`)).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      return (await read(`${root}/net/${file}`))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
     } catch (e) {
       return e as NodeJS.ErrnoException;
     }
@@ -76,7 +81,13 @@ export async function detectLegacyTables(deps: LegacyDeps = {}): Promise<LegacyT
   let unchecked: string | null = null;
   if (failed) {
     // ENOENT is normal for a module that is not loaded, as long as /proc/net itself is there.
-    const procNetVisible = Array.isArray(ip) || Array.isArray(ip6) || (await read(`${root}/net/dev`).then(() => true, () => false));
+    const procNetVisible =
+      Array.isArray(ip) ||
+      Array.isArray(ip6) ||
+      (await read(`${root}/net/dev`).then(
+        () => true,
+        () => false,
+      ));
     if (failed.code !== 'ENOENT' || !procNetVisible) {
       unchecked = `${root}/net/ip_tables_names is not readable here (${failed.code ?? failed.message}; the ip-masq unit hides /proc/net)`;
     }
@@ -89,25 +100,36 @@ export async function detectLegacyTables(deps: LegacyDeps = {}): Promise<LegacyT
  * report; removal filters by enableIPv6). Problems: a legacy nat table without
  * iptables-legacy-save to read it, or a failing save.
  */
-export async function findLegacyFlannel(facts: FlannelFacts | null, deps: LegacyDeps = {}): Promise<LegacyReport> {
+export async function findLegacyFlannel(
+  facts: FlannelFacts | null,
+  deps: LegacyDeps = {},
+): Promise<LegacyReport> {
   const exec = deps.exec ?? defaultExec;
   const tables = await detectLegacyTables(deps);
   const rules: LegacyRuleRef[] = [];
   const problems: string[] = [];
   if (tables.unchecked) {
-    problems.push(`iptables-legacy was not checked for flannel rules: ${tables.unchecked}; run "sudo ip-masq doctor" to check (rules there are invisible to nft)`);
+    problems.push(
+      `iptables-legacy was not checked for flannel rules: ${tables.unchecked}; run "sudo ip-masq doctor" to check (rules there are invisible to nft)`,
+    );
   }
   for (const family of ['ip', 'ip6'] as const) {
     if (!tables[family].includes('nat')) continue;
     const save = family === 'ip' ? 'iptables-legacy-save' : 'ip6tables-legacy-save';
     const r = await exec([save, '-t', 'nat']);
     if (r.notFound) {
-      problems.push(`a legacy ${family === 'ip' ? 'IPv4' : 'IPv6'} nat table exists but ${save} is not installed; install the iptables package to inspect it`);
+      problems.push(
+        `a legacy ${family === 'ip' ? 'IPv4' : 'IPv6'} nat table exists but ${save} is not installed; install the iptables package to inspect it`,
+      );
     } else if (r.status !== 0 && /Permission denied|you must be root/.test(r.stderr)) {
       // x_tables is read through a raw socket: CAP_NET_RAW, which the ip-masq unit does not grant.
-      problems.push(`a legacy ${family === 'ip' ? 'IPv4' : 'IPv6'} nat table exists but ${save} was denied (it needs CAP_NET_RAW as well as CAP_NET_ADMIN); run "sudo ip-masq doctor" to inspect it`);
+      problems.push(
+        `a legacy ${family === 'ip' ? 'IPv4' : 'IPv6'} nat table exists but ${save} was denied (it needs CAP_NET_RAW as well as CAP_NET_ADMIN); run "sudo ip-masq doctor" to inspect it`,
+      );
     } else if (r.status !== 0) {
-      problems.push(`${save} -t nat failed (exit ${r.status}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
+      problems.push(
+        `${save} -t nat failed (exit ${r.status}): ${r.stderr.trim().split('\n')[0] ?? ''}`,
+      );
     } else {
       rules.push(...findLegacyFlannelMasquerade(r.stdout, family, facts));
     }
@@ -129,9 +151,18 @@ export async function removeLegacyFlannel(
   const failed: { ref: LegacyRuleRef; error: string }[] = [];
   for (const ref of refs) {
     if (ref.family === 'ip6' && !opts.enableIPv6) continue;
-    const r = await exec([ref.family === 'ip' ? 'iptables-legacy' : 'ip6tables-legacy', ...ref.deleteArgs]);
+    const r = await exec([
+      ref.family === 'ip' ? 'iptables-legacy' : 'ip6tables-legacy',
+      ...ref.deleteArgs,
+    ]);
     if (r.status === 0) removed.push(ref);
-    else failed.push({ ref, error: r.notFound ? 'iptables-legacy is not installed' : r.stderr.trim().split('\n')[0] ?? `exit ${r.status}` });
+    else
+      failed.push({
+        ref,
+        error: r.notFound
+          ? 'iptables-legacy is not installed'
+          : (r.stderr.trim().split('\n')[0] ?? `exit ${r.status}`),
+      });
   }
   return { removed, failed };
 }
@@ -151,7 +182,11 @@ export interface LegacyPass {
  * `removeLegacy` is set, otherwise report them with the exact commands. Cheap when there are no
  * legacy tables (two small /proc reads, no process).
  */
-export async function legacyPass(facts: FlannelFacts | null, opts: { removeLegacy: boolean; enableIPv6: boolean }, deps: LegacyDeps = {}): Promise<LegacyPass> {
+export async function legacyPass(
+  facts: FlannelFacts | null,
+  opts: { removeLegacy: boolean; enableIPv6: boolean },
+  deps: LegacyDeps = {},
+): Promise<LegacyPass> {
   const report = await findLegacyFlannel(facts, deps);
   const problems = [...report.problems];
   if (report.rules.length === 0) return { found: [], removed: [], failed: [], problems };
@@ -162,8 +197,14 @@ export async function legacyPass(facts: FlannelFacts | null, opts: { removeLegac
     return { found: report.rules, removed: [], failed: [], problems };
   }
   const { removed, failed } = await removeLegacyFlannel(report.rules, opts, deps);
-  for (const f of failed) problems.push(`could not delete a flannel rule from iptables-legacy (${f.error}): ${f.ref.command}`);
+  for (const f of failed)
+    problems.push(
+      `could not delete a flannel rule from iptables-legacy (${f.error}): ${f.ref.command}`,
+    );
   const keptV6 = report.rules.filter((r) => r.family === 'ip6' && !opts.enableIPv6);
-  if (keptV6.length > 0) problems.push(`${keptV6.length} IPv6 flannel rule(s) in ip6tables-legacy kept because enableIPv6 is false`);
+  if (keptV6.length > 0)
+    problems.push(
+      `${keptV6.length} IPv6 flannel rule(s) in ip6tables-legacy kept because enableIPv6 is false`,
+    );
   return { found: report.rules, removed, failed, problems };
 }

@@ -51,7 +51,10 @@ export interface FlannelMatchOptions {
   enableIPv6: boolean;
 }
 
-export const FLANNEL_NFT_TABLES: Record<NftIpFamily, string> = { ip: 'flannel-ipv4', ip6: 'flannel-ipv6' };
+export const FLANNEL_NFT_TABLES: Record<NftIpFamily, string> = {
+  ip: 'flannel-ipv4',
+  ip6: 'flannel-ipv6',
+};
 const MULTICAST: Record<NftIpFamily, Cidr> = {
   ip: { family: 'ipv4', addr: 0xe0000000n, len: 4 },
   ip6: { family: 'ipv6', addr: 0xffn << 120n, len: 8 },
@@ -76,9 +79,19 @@ export function candidateListings(listing: NftListing, opts: FlannelMatchOptions
   const wanted = flannelCandidateChains(opts);
   const out: ChainListing[] = [];
   for (const [family, table, chain] of wanted) {
-    const exists = listing.some((o) => 'chain' in o && o.chain.family === family && o.chain.table === table && o.chain.name === chain);
+    const exists = listing.some(
+      (o) =>
+        'chain' in o &&
+        o.chain.family === family &&
+        o.chain.table === table &&
+        o.chain.name === chain,
+    );
     if (!exists) continue;
-    const rules = listing.flatMap((o) => ('rule' in o && o.rule.family === family && o.rule.table === table && o.rule.chain === chain ? [o.rule] : []));
+    const rules = listing.flatMap((o) =>
+      'rule' in o && o.rule.family === family && o.rule.table === table && o.rule.chain === chain
+        ? [o.rule]
+        : [],
+    );
     out.push({ family, table, chain, rules });
   }
   return out;
@@ -86,17 +99,22 @@ export function candidateListings(listing: NftListing, opts: FlannelMatchOptions
 
 // ---- expression helpers -------------------------------------------------------------------
 
-const obj = (v: unknown): Record<string, unknown> | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 
 function xt(e: NftExpr): { type: string; name: string } | null {
   const x = obj(e['xt']);
-  return x && typeof x['type'] === 'string' && typeof x['name'] === 'string' ? { type: x['type'], name: x['name'] } : null;
+  return x && typeof x['type'] === 'string' && typeof x['name'] === 'string'
+    ? { type: x['type'], name: x['name'] }
+    : null;
 }
 
-const isXtMasquerade = (e: NftExpr): boolean => xt(e)?.type === 'target' && xt(e)?.name === 'MASQUERADE';
+const isXtMasquerade = (e: NftExpr): boolean =>
+  xt(e)?.type === 'target' && xt(e)?.name === 'MASQUERADE';
 const isXtComment = (e: NftExpr): boolean => xt(e)?.type === 'match' && xt(e)?.name === 'comment';
 const isCounter = (e: NftExpr): boolean => Object.keys(e).length === 1 && 'counter' in e;
-const isNativeMasquerade = (e: NftExpr): boolean => Object.keys(e).length === 1 && 'masquerade' in e;
+const isNativeMasquerade = (e: NftExpr): boolean =>
+  Object.keys(e).length === 1 && 'masquerade' in e;
 
 interface AddrMatch {
   field: 'saddr' | 'daddr';
@@ -122,16 +140,23 @@ function addrMatch(e: NftExpr, family: NftIpFamily): AddrMatch | null {
     len = bits;
   } else {
     const prefix = obj(obj(right)?.['prefix']);
-    if (!prefix || typeof prefix['addr'] !== 'string' || typeof prefix['len'] !== 'number') return null;
+    if (!prefix || typeof prefix['addr'] !== 'string' || typeof prefix['len'] !== 'number')
+      return null;
     addrText = prefix['addr'];
     len = prefix['len'];
   }
   const ip = parseIp(addrText);
   if (!ip || ip.family !== IP_FAMILY[family] || len < 0 || len > bits) return null;
-  return { field, negated: m['op'] === '!=', cidr: { family: ip.family, addr: ip.addr, len }, text: `${addrText}/${len}` };
+  return {
+    field,
+    negated: m['op'] === '!=',
+    cidr: { family: ip.family, addr: ip.addr, len },
+    text: `${addrText}/${len}`,
+  };
 }
 
-const sameCidr = (a: Cidr, b: Cidr): boolean => a.family === b.family && a.addr === b.addr && a.len === b.len;
+const sameCidr = (a: Cidr, b: Cidr): boolean =>
+  a.family === b.family && a.addr === b.addr && a.len === b.len;
 
 /**
  * Pre-v0.20 flannel in `nat POSTROUTING`: the two MASQUERADE shapes with C = the cluster
@@ -153,7 +178,13 @@ function isPostroutingFlannelMasq(rule: NftRule, family: NftIpFamily, network: C
   const src = s[0] as AddrMatch;
   const dst = d[0] as AddrMatch;
   // -s C ! -d 224.0.0.0/4 -j MASQUERADE   (pod → outside)
-  if (!src.negated && sameCidr(src.cidr, network) && dst.negated && sameCidr(dst.cidr, MULTICAST[family])) return true;
+  if (
+    !src.negated &&
+    sameCidr(src.cidr, network) &&
+    dst.negated &&
+    sameCidr(dst.cidr, MULTICAST[family])
+  )
+    return true;
   // ! -s C -d C -j MASQUERADE            (host → remote pod)
   return src.negated && sameCidr(src.cidr, network) && !dst.negated && sameCidr(dst.cidr, network);
 }
@@ -171,7 +202,9 @@ function renderIptables(rule: NftRule, family: NftIpFamily): string {
     const m = obj(e['match']);
     const metaKey = obj(obj(m?.['left'])?.['meta'])?.['key'];
     if (m && (metaKey === 'oifname' || metaKey === 'iifname') && typeof m['right'] === 'string') {
-      parts.push(`${m['op'] === '!=' ? '! ' : ''}${metaKey === 'oifname' ? '-o' : '-i'} ${m['right']}`);
+      parts.push(
+        `${m['op'] === '!=' ? '! ' : ''}${metaKey === 'oifname' ? '-o' : '-i'} ${m['right']}`,
+      );
       continue;
     }
     // The comment text is not visible through nft; `-m comment` alone is not valid syntax.
@@ -230,13 +263,23 @@ export function classifyFlannelRule(
  * flannel's MASQUERADE rules among the listed chains, in listing order. IPv6 rules only when
  * `opts.enableIPv6` (otherwise nothing would masquerade IPv6 pod egress any more).
  */
-export function findFlannelMasquerade(listings: readonly ChainListing[], facts: FlannelFacts | null, opts: FlannelMatchOptions): FlannelRuleRef[] {
+export function findFlannelMasquerade(
+  listings: readonly ChainListing[],
+  facts: FlannelFacts | null,
+  opts: FlannelMatchOptions,
+): FlannelRuleRef[] {
   const found: FlannelRuleRef[] = [];
   for (const l of listings) {
     if (l.family === 'ip6' && !opts.enableIPv6) continue;
     for (const rule of l.rules) {
       // The listing must really be of this chain: a rule listed elsewhere is never deleted here.
-      if (rule.family !== l.family || rule.table !== l.table || rule.chain !== l.chain || typeof rule.handle !== 'number') continue;
+      if (
+        rule.family !== l.family ||
+        rule.table !== l.table ||
+        rule.chain !== l.chain ||
+        typeof rule.handle !== 'number'
+      )
+        continue;
       const era = classifyFlannelRule(l.family, l.table, l.chain, rule, facts);
       if (!era) continue;
       found.push({
@@ -255,6 +298,8 @@ export function findFlannelMasquerade(listings: readonly ChainListing[], facts: 
 /** One transaction deleting `refs` by handle (empty batch when there is nothing to delete). */
 export function deleteRulesBatch(refs: readonly FlannelRuleRef[]): NftBatch {
   return {
-    nftables: refs.map((r) => ({ delete: { rule: { family: r.family, table: r.table, chain: r.chain, handle: r.handle } } })),
+    nftables: refs.map((r) => ({
+      delete: { rule: { family: r.family, table: r.table, chain: r.chain, handle: r.handle } },
+    })),
   };
 }

@@ -10,14 +10,24 @@
 import { NftError } from '../errors.js';
 import type { NftClient } from '../nft/client.js';
 import type { NftRule } from '../nft/types.js';
-import { deleteRulesBatch, findFlannelMasquerade, flannelCandidateChains, type ChainListing, type FlannelMatchOptions, type FlannelRuleRef } from './match.js';
+import {
+  deleteRulesBatch,
+  findFlannelMasquerade,
+  flannelCandidateChains,
+  type ChainListing,
+  type FlannelMatchOptions,
+  type FlannelRuleRef,
+} from './match.js';
 import type { FlannelFacts } from './subnet-env.js';
 
 /**
  * Lists every candidate chain (in parallel: each is one short nft process). A missing table or
  * chain is normal — iptables-nft creates even built-in chains lazily — and is left out.
  */
-export async function listFlannelCandidates(client: NftClient, opts: FlannelMatchOptions): Promise<ChainListing[]> {
+export async function listFlannelCandidates(
+  client: NftClient,
+  opts: FlannelMatchOptions,
+): Promise<ChainListing[]> {
   const chains = flannelCandidateChains(opts);
   const listed = await Promise.all(
     chains.map(async ([family, table, chain]): Promise<ChainListing | null> => {
@@ -36,7 +46,11 @@ export async function listFlannelCandidates(client: NftClient, opts: FlannelMatc
  * rules deletes and re-adds them), the whole batch is rejected with ENOENT; the pass re-lists
  * and retries once, then gives up with that error.
  */
-export async function removeFlannelMasquerade(client: NftClient, facts: FlannelFacts | null, opts: FlannelMatchOptions): Promise<FlannelRuleRef[]> {
+export async function removeFlannelMasquerade(
+  client: NftClient,
+  facts: FlannelFacts | null,
+  opts: FlannelMatchOptions,
+): Promise<FlannelRuleRef[]> {
   for (let attempt = 1; ; attempt++) {
     const refs = findFlannelMasquerade(await listFlannelCandidates(client, opts), facts, opts);
     if (refs.length === 0) return refs;

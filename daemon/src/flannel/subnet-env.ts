@@ -57,7 +57,10 @@ function unquote(value: string): string | null {
  * A prefix that may carry host bits: flanneld writes FLANNEL_SUBNET as the gateway address of
  * the lease (`10.244.1.1/24`), so the host bits are cleared here rather than reported.
  */
-function parsePrefixWithHost(text: string, family: IpFamily): { ok: true; cidr: Cidr } | { ok: false; reason: string } {
+function parsePrefixWithHost(
+  text: string,
+  family: IpFamily,
+): { ok: true; cidr: Cidr } | { ok: false; reason: string } {
   const slash = text.indexOf('/');
   const addrText = slash === -1 ? text : text.slice(0, slash);
   const ip = parseIp(addrText);
@@ -66,12 +69,18 @@ function parsePrefixWithHost(text: string, family: IpFamily): { ok: true; cidr: 
     return strict.ok ? strict : { ok: false, reason: strict.reason };
   }
   if (ip.family !== family) {
-    return { ok: false, reason: `${JSON.stringify(text)} is ${ip.family === 'ipv4' ? 'IPv4' : 'IPv6'}, expected ${family === 'ipv4' ? 'IPv4' : 'IPv6'}` };
+    return {
+      ok: false,
+      reason: `${JSON.stringify(text)} is ${ip.family === 'ipv4' ? 'IPv4' : 'IPv6'}, expected ${family === 'ipv4' ? 'IPv4' : 'IPv6'}`,
+    };
   }
   const bits = family === 'ipv4' ? 32 : 128;
   const lenText = text.slice(slash + 1);
   if (!/^(?:0|[1-9][0-9]{0,2})$/.test(lenText) || Number(lenText) > bits) {
-    return { ok: false, reason: `${JSON.stringify(text)} has an invalid prefix length (expected 0-${bits})` };
+    return {
+      ok: false,
+      reason: `${JSON.stringify(text)} has an invalid prefix length (expected 0-${bits})`,
+    };
   }
   const len = Number(lenText);
   const hostMask = (1n << BigInt(bits - len)) - 1n;
@@ -101,7 +110,9 @@ export function parseSubnetEnv(text: string, path: string): { env: SubnetEnv; pr
     if (!KNOWN_KEYS.has(key)) return;
     const value = unquote(line.slice(eq + 1).trim());
     if (value === null) {
-      problems.push(`${where}: ${key}: unbalanced quotes in ${JSON.stringify(line.slice(eq + 1).trim())}`);
+      problems.push(
+        `${where}: ${key}: unbalanced quotes in ${JSON.stringify(line.slice(eq + 1).trim())}`,
+      );
       return;
     }
     const bad = (reason: string): void => void problems.push(`${where}: ${key}: ${reason}`);
@@ -111,7 +122,10 @@ export function parseSubnetEnv(text: string, path: string): { env: SubnetEnv; pr
         const family: IpFamily = key === 'FLANNEL_NETWORK' ? 'ipv4' : 'ipv6';
         const r = parseCidr(value);
         if (!r.ok) return bad(r.reason);
-        if (r.cidr.family !== family) return bad(`${JSON.stringify(value)} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} prefix`);
+        if (r.cidr.family !== family)
+          return bad(
+            `${JSON.stringify(value)} is not an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} prefix`,
+          );
         if (family === 'ipv4') env.network4 = r.cidr;
         else env.network6 = r.cidr;
         return;
@@ -126,7 +140,8 @@ export function parseSubnetEnv(text: string, path: string): { env: SubnetEnv; pr
         return;
       }
       case 'FLANNEL_MTU': {
-        if (!/^[1-9][0-9]{0,5}$/.test(value)) return bad(`${JSON.stringify(value)} is not a positive integer`);
+        if (!/^[1-9][0-9]{0,5}$/.test(value))
+          return bad(`${JSON.stringify(value)} is not a positive integer`);
         env.mtu = Number(value);
         return;
       }
@@ -149,7 +164,12 @@ function contains(outer: Cidr, inner: Cidr): boolean {
 }
 
 /** The one override of `family` in a config list; extra entries are reported, the first wins. */
-function pickOverride(list: readonly Cidr[], family: IpFamily, field: string, problems: string[]): Cidr | undefined {
+function pickOverride(
+  list: readonly Cidr[],
+  family: IpFamily,
+  field: string,
+  problems: string[],
+): Cidr | undefined {
   const mine = list.filter((c) => c.family === family);
   if (mine.length > 1) {
     problems.push(
@@ -178,7 +198,9 @@ export function resolveFlannelFacts(
 
   const facts: FlannelFacts = {
     ipMasq: env.ipMasq ?? null,
-    source: [hasOverride ? 'config' : null, envFile ? envFile.path : null].filter((s) => s !== null).join('+'),
+    source: [hasOverride ? 'config' : null, envFile ? envFile.path : null]
+      .filter((s) => s !== null)
+      .join('+'),
   };
   for (const family of ['ipv4', 'ipv6'] as const) {
     const fromEnvNet = family === 'ipv4' ? env.network4 : env.network6;
@@ -189,16 +211,22 @@ export function resolveFlannelFacts(
     const envNetKey = family === 'ipv4' ? 'FLANNEL_NETWORK' : 'FLANNEL_IPV6_NETWORK';
     const envSubKey = family === 'ipv4' ? 'FLANNEL_SUBNET' : 'FLANNEL_IPV6_SUBNET';
     if (network && !subnet) {
-      problems.push(`flannel: ${name} cluster network ${formatCidr(network)} is known but not this node's subnet; set ${envSubKey} in subnet.env or flannel.nodeSubnet in the config`);
+      problems.push(
+        `flannel: ${name} cluster network ${formatCidr(network)} is known but not this node's subnet; set ${envSubKey} in subnet.env or flannel.nodeSubnet in the config`,
+      );
       continue;
     }
     if (subnet && !network) {
-      problems.push(`flannel: ${name} node subnet ${formatCidr(subnet)} is known but not the cluster network; set ${envNetKey} in subnet.env or flannel.clusterCIDR in the config`);
+      problems.push(
+        `flannel: ${name} node subnet ${formatCidr(subnet)} is known but not the cluster network; set ${envNetKey} in subnet.env or flannel.clusterCIDR in the config`,
+      );
       continue;
     }
     if (!network || !subnet) continue;
     if (!contains(network, subnet)) {
-      problems.push(`flannel: ${name} node subnet ${formatCidr(subnet)} is not inside the cluster network ${formatCidr(network)}; check flannel.clusterCIDR / flannel.nodeSubnet`);
+      problems.push(
+        `flannel: ${name} node subnet ${formatCidr(subnet)} is not inside the cluster network ${formatCidr(network)}; check flannel.clusterCIDR / flannel.nodeSubnet`,
+      );
     }
     facts[family] = { network, subnet };
   }

@@ -66,12 +66,15 @@ export function renderExposition(families: readonly MetricFamily[]): string {
     out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`);
     out.push(`# TYPE ${f.name} ${f.type}`);
     if (f.type === 'histogram') {
-      f.buckets.forEach((le, i) => out.push(`${f.name}_bucket{le="${formatValue(le)}"} ${formatValue(f.cumulative[i] ?? 0)}`));
+      f.buckets.forEach((le, i) =>
+        out.push(`${f.name}_bucket{le="${formatValue(le)}"} ${formatValue(f.cumulative[i] ?? 0)}`),
+      );
       out.push(`${f.name}_bucket{le="+Inf"} ${formatValue(f.count)}`);
       out.push(`${f.name}_sum ${formatValue(f.sum)}`);
       out.push(`${f.name}_count ${formatValue(f.count)}`);
     } else {
-      for (const s of f.samples) out.push(`${f.name}${labelText(s.labels)} ${formatValue(s.value)}`);
+      for (const s of f.samples)
+        out.push(`${f.name}${labelText(s.labels)} ${formatValue(s.value)}`);
     }
   }
   return `${out.join('\n')}\n`;

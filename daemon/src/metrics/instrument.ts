@@ -53,12 +53,18 @@ function planKey(plan: Plan): string {
 }
 
 export function instrumentDaemon<L, R extends ReconcileLike>(
-  deps: { load: (path: string) => Promise<L>; reconcile: (config: Config) => Promise<R>; flannelReadds: ReaddTracker },
+  deps: {
+    load: (path: string) => Promise<L>;
+    reconcile: (config: Config) => Promise<R>;
+    flannelReadds: ReaddTracker;
+  },
   options: InstrumentOptions = {},
 ): InstrumentedDaemon<L, R> {
   const now = options.now ?? Date.now;
   const metrics = new DaemonMetrics(now);
-  const publisher = new Publisher(options.startServer ?? startMetricsServer, () => metrics.render());
+  const publisher = new Publisher(options.startServer ?? startMetricsServer, () =>
+    metrics.render(),
+  );
   let settings: MetricsConfig | null = null;
   let lastPlan: Plan | null = null;
 
@@ -89,9 +95,14 @@ export function instrumentDaemon<L, R extends ReconcileLike>(
       }
       // Drift: the tables had to be rewritten to the very plan the previous good pass installed.
       const plan = result.plan ?? null;
-      const drift = result.changed && plan !== null && lastPlan !== null && planKey(plan) === planKey(lastPlan);
+      const drift =
+        result.changed && plan !== null && lastPlan !== null && planKey(plan) === planKey(lastPlan);
       if (plan !== null) lastPlan = plan;
-      metrics.reconciled(config, { changed: result.changed, flannelDeleted: result.flannelDeleted.length, drift }, performance.now() - started);
+      metrics.reconciled(
+        config,
+        { changed: result.changed, flannelDeleted: result.flannelDeleted.length, drift },
+        performance.now() - started,
+      );
       return result;
     },
     flannelReadds: {
@@ -144,7 +155,12 @@ class Publisher {
     await server?.close();
   }
 
-  private problem(channel: string, message: string | null, log: MetricsLog, fields: object = {}): void {
+  private problem(
+    channel: string,
+    message: string | null,
+    log: MetricsLog,
+    fields: object = {},
+  ): void {
     const previous = this.problems.get(channel) ?? null;
     if (message === previous) return;
     if (message === null) {
@@ -160,7 +176,12 @@ class Publisher {
     if (this.textfileDir !== null && this.textfileDir !== dir) {
       const old = this.textfileDir;
       // node_exporter would otherwise keep exporting the last values forever.
-      await removeTextfile(old).catch((e: Error) => log.warn({ file: textfilePath(old), error: e.message }, 'cannot remove the old metrics textfile'));
+      await removeTextfile(old).catch((e: Error) =>
+        log.warn(
+          { file: textfilePath(old), error: e.message },
+          'cannot remove the old metrics textfile',
+        ),
+      );
       this.problems.delete('textfile');
     }
     this.textfileDir = dir;
@@ -169,10 +190,17 @@ class Publisher {
       await writeTextfile(dir, this.render());
       this.problem('textfile', null, log, { file: textfilePath(dir) });
     } catch (e) {
-      const hint = (e as NodeJS.ErrnoException).code === 'EROFS' || (e as NodeJS.ErrnoException).code === 'EACCES'
-        ? ' (the unit needs a drop-in with ReadWritePaths= for this directory and write access for the service: see docs/metrics.md)'
-        : '';
-      this.problem('textfile', `cannot write metrics to ${textfilePath(dir)}: ${(e as Error).message}${hint}`, log, { file: textfilePath(dir) });
+      const hint =
+        (e as NodeJS.ErrnoException).code === 'EROFS' ||
+        (e as NodeJS.ErrnoException).code === 'EACCES'
+          ? ' (the unit needs a drop-in with ReadWritePaths= for this directory and write access for the service: see docs/metrics.md)'
+          : '';
+      this.problem(
+        'textfile',
+        `cannot write metrics to ${textfilePath(dir)}: ${(e as Error).message}${hint}`,
+        log,
+        { file: textfilePath(dir) },
+      );
     }
   }
 
@@ -196,14 +224,23 @@ class Publisher {
       const bound = formatListen(this.server.address);
       log.info({ listen: bound }, `serving metrics on http://${bound}/metrics`);
       if (!want.loopback) {
-        log.warn({ listen: key }, `metrics.listen ${key} is not a loopback address: /metrics is reachable from other hosts, without authentication`);
+        log.warn(
+          { listen: key },
+          `metrics.listen ${key} is not a loopback address: /metrics is reachable from other hosts, without authentication`,
+        );
       }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const hint = code === 'EAFNOSUPPORT' || code === 'EPERM' || code === 'EACCES'
-        ? ' (the unit allows no IP sockets: add the RestrictAddressFamilies drop-in from docs/metrics.md)'
-        : '';
-      this.problem('listener', `cannot listen on ${key} for metrics: ${(e as Error).message}${hint}; retrying at the next pass`, log, { listen: key });
+      const hint =
+        code === 'EAFNOSUPPORT' || code === 'EPERM' || code === 'EACCES'
+          ? ' (the unit allows no IP sockets: add the RestrictAddressFamilies drop-in from docs/metrics.md)'
+          : '';
+      this.problem(
+        'listener',
+        `cannot listen on ${key} for metrics: ${(e as Error).message}${hint}; retrying at the next pass`,
+        log,
+        { listen: key },
+      );
     }
   }
 }

@@ -21,7 +21,14 @@ export const RESULTS = ['changed', 'unchanged', 'error', 'invalid_config'] as co
 export type PassResult = (typeof RESULTS)[number];
 
 /** `ip_masq_nft_errors_total{kind}`: IpMasqError codes, lower-cased, without the NFT_ prefix. */
-export const NFT_ERROR_KINDS = ['not_found', 'no_json', 'permission', 'failed', 'verify_failed', 'other'] as const;
+export const NFT_ERROR_KINDS = [
+  'not_found',
+  'no_json',
+  'permission',
+  'failed',
+  'verify_failed',
+  'other',
+] as const;
 export type NftErrorKind = (typeof NFT_ERROR_KINDS)[number];
 
 /** Seconds. Passes take milliseconds; a 100,000-entry first apply takes around a second. */
@@ -68,7 +75,11 @@ export class DaemonMetrics {
   private durationCount = 0;
 
   /** This pass so far. */
-  private pass: { invalid: boolean; reconciled: 'ok' | 'error' | null; changed: boolean } = { invalid: false, reconciled: null, changed: false };
+  private pass: { invalid: boolean; reconciled: 'ok' | 'error' | null; changed: boolean } = {
+    invalid: false,
+    reconciled: null,
+    changed: false,
+  };
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -81,7 +92,10 @@ export class DaemonMetrics {
   /** A reconcile of `config` (the enforced one) finished. */
   reconciled(config: Config, facts: ReconcileFacts, durationMs: number): void {
     this.observe(durationMs);
-    this.cidrs = { configured: config.nonMasqueradeCIDRs.length, collapsed: config.collapsed.ipv4.length + config.collapsed.ipv6.length };
+    this.cidrs = {
+      configured: config.nonMasqueradeCIDRs.length,
+      collapsed: config.collapsed.ipv4.length + config.collapsed.ipv6.length,
+    };
     this.flannelRemoved += facts.flannelDeleted;
     if (facts.drift) this.driftRepairs++;
     this.pass.reconciled = 'ok';
@@ -134,7 +148,10 @@ export class DaemonMetrics {
         name: 'ip_masq_reconciles_total',
         help: 'Reconcile passes by result: changed (rules or flannel rules rewritten), unchanged, error (nft failed), invalid_config (config files invalid; the last good config is enforced).',
         type: 'counter',
-        samples: RESULTS.map((r) => ({ labels: { result: r }, value: this.reconciles.get(r) ?? 0 })),
+        samples: RESULTS.map((r) => ({
+          labels: { result: r },
+          value: this.reconciles.get(r) ?? 0,
+        })),
       },
       {
         name: 'ip_masq_last_success_timestamp_seconds',
@@ -144,7 +161,12 @@ export class DaemonMetrics {
       },
     ];
     if (this.configValid !== null) {
-      families.push({ name: 'ip_masq_config_valid', help: 'Whether the config files were valid at the last pass (1) or not (0).', type: 'gauge', samples: [{ value: this.configValid }] });
+      families.push({
+        name: 'ip_masq_config_valid',
+        help: 'Whether the config files were valid at the last pass (1) or not (0).',
+        type: 'gauge',
+        samples: [{ value: this.configValid }],
+      });
     }
     if (this.cidrs !== null) {
       families.push({
@@ -158,7 +180,12 @@ export class DaemonMetrics {
       });
     }
     families.push(
-      { name: 'ip_masq_flannel_rules_removed_total', help: "flannel MASQUERADE rules deleted.", type: 'counter', samples: [{ value: this.flannelRemoved }] },
+      {
+        name: 'ip_masq_flannel_rules_removed_total',
+        help: 'flannel MASQUERADE rules deleted.',
+        type: 'counter',
+        samples: [{ value: this.flannelRemoved }],
+      },
       {
         name: 'ip_masq_flannel_readd_episodes_total',
         help: 'Times flannel started re-adding its MASQUERADE rules after ip-masq removed them (flanneld runs with --ip-masq).',
@@ -185,7 +212,10 @@ export class DaemonMetrics {
         name: 'ip_masq_nft_errors_total',
         help: 'Failed reconciles by kind: not_found (no nft binary), no_json, permission, failed (nft rejected the batch), verify_failed (read-back differs), other.',
         type: 'counter',
-        samples: NFT_ERROR_KINDS.map((k) => ({ labels: { kind: k }, value: this.nftErrors.get(k) ?? 0 })),
+        samples: NFT_ERROR_KINDS.map((k) => ({
+          labels: { kind: k },
+          value: this.nftErrors.get(k) ?? 0,
+        })),
       },
     );
     return families;

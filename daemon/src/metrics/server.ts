@@ -16,19 +16,30 @@ export interface MetricsServer {
 }
 
 /** Listens on host:port; resolves once bound, rejects with the listen error (EADDRINUSE, …). */
-export function startMetricsServer(host: string, port: number, render: () => string): Promise<MetricsServer> {
+export function startMetricsServer(
+  host: string,
+  port: number,
+  render: () => string,
+): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the metrics are at /metrics\n');
+      res
+        .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('not found: the metrics are at /metrics\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('only GET and HEAD\n');
+      res
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' })
+        .end('only GET and HEAD\n');
       return;
     }
     const body = render();
-    res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': EXPOSITION_CONTENT_TYPE,
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
   // A scraper that connects and sends nothing must not hold a socket forever.

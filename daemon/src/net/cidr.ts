@@ -73,7 +73,8 @@ function parseIpv6(text: string): bigint | null {
   while (i < n) {
     const start = i;
     let v = 0;
-    for (let h = hexValue(text.charCodeAt(i)); h >= 0 && i < n; h = hexValue(text.charCodeAt(++i))) v = v * 16 + h;
+    for (let h = hexValue(text.charCodeAt(i)); h >= 0 && i < n; h = hexValue(text.charCodeAt(++i)))
+      v = v * 16 + h;
     if (i < n && text.charCodeAt(i) === 46 /* . */) {
       // An IPv4 tail: it must end the address and leave room for its two groups.
       if (count > 6) return null;
@@ -108,7 +109,8 @@ function parseIpv6(text: string): bigint | null {
   }
   // Four 32-bit words: a quarter of the BigInt work of going group by group.
   let value = 0n;
-  for (let k = 0; k < 8; k += 2) value = (value << 32n) | BigInt((GROUPS[k] as number) * 0x10000 + (GROUPS[k + 1] as number));
+  for (let k = 0; k < 8; k += 2)
+    value = (value << 32n) | BigInt((GROUPS[k] as number) * 0x10000 + (GROUPS[k + 1] as number));
   return value;
 }
 
@@ -136,7 +138,7 @@ export function formatIp(family: IpFamily, addr: bigint): string {
   // Longest run of zero groups (length >= 2, first one on a tie) becomes '::' (RFC 5952 4.2).
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -188,7 +190,11 @@ const EXPECTED = '(expected a.b.c.d/n or an IPv6 prefix like fd00::/8)';
 const V4_MAPPED_TOP96 = 0xffffn;
 
 /** Why `addrText` (no '/') is not an address, in operator words, or null if no better idea. */
-function describeBadAddress(quoted: string, addrText: string, lenText: string | null): string | null {
+function describeBadAddress(
+  quoted: string,
+  addrText: string,
+  lenText: string | null,
+): string | null {
   if (addrText.includes('%')) {
     return `${quoted} has an IPv6 zone id ("%${addrText.slice(addrText.indexOf('%') + 1)}"); zone ids are not allowed in a prefix`;
   }
@@ -270,9 +276,13 @@ export function parseCidr(text: string): CidrParse {
   if (slash === -1) {
     const ip = parseIp(text);
     if (ip !== null) {
-      return fail(`${quoted()} has no prefix length; did you mean ${formatIp(ip.family, ip.addr)}/${familyBits(ip.family)}?`);
+      return fail(
+        `${quoted()} has no prefix length; did you mean ${formatIp(ip.family, ip.addr)}/${familyBits(ip.family)}?`,
+      );
     }
-    return fail(describeBadAddress(quoted(), text, null) ?? `${quoted()} is not a CIDR ${EXPECTED}`);
+    return fail(
+      describeBadAddress(quoted(), text, null) ?? `${quoted()} is not a CIDR ${EXPECTED}`,
+    );
   }
 
   const addrText = text.slice(0, slash);
@@ -281,12 +291,16 @@ export function parseCidr(text: string): CidrParse {
 
   const ip = parseIp(addrText);
   if (ip === null) {
-    return fail(describeBadAddress(quoted(), addrText, lenText) ?? `${quoted()} is not a CIDR ${EXPECTED}`);
+    return fail(
+      describeBadAddress(quoted(), addrText, lenText) ?? `${quoted()} is not a CIDR ${EXPECTED}`,
+    );
   }
   const bits = familyBits(ip.family);
   const familyName = ip.family === 'ipv4' ? 'IPv4' : 'IPv6';
   if (!PREFIX_LEN.test(lenText)) {
-    return fail(`${quoted()} has an invalid prefix length "${lenText}" (expected a decimal number 0-${bits} without leading zeros)`);
+    return fail(
+      `${quoted()} has an invalid prefix length "${lenText}" (expected a decimal number 0-${bits} without leading zeros)`,
+    );
   }
   const len = Number(lenText);
   if (len > bits) {
@@ -318,9 +332,15 @@ interface Interval {
 
 /** Disjoint, non-adjacent intervals covering the union of `cidrs` (all one family), ascending. */
 function mergeIntervals(cidrs: readonly Cidr[], family: IpFamily): Interval[] {
-  const intervals: Interval[] = cidrs.map((c) => ({ start: c.addr, end: c.addr | hostMask(family, c.len), single: c }));
+  const intervals: Interval[] = cidrs.map((c) => ({
+    start: c.addr,
+    end: c.addr | hostMask(family, c.len),
+    single: c,
+  }));
   // Equal starts: the larger prefix first, so that contained ones fold into it.
-  intervals.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.end > b.end ? -1 : a.end < b.end ? 1 : 0));
+  intervals.sort((a, b) =>
+    a.start < b.start ? -1 : a.start > b.start ? 1 : a.end > b.end ? -1 : a.end < b.end ? 1 : 0,
+  );
   const merged: Interval[] = [];
   let current: Interval | undefined;
   for (const iv of intervals) {

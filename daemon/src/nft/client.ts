@@ -30,7 +30,8 @@ interface RunResult {
 
 // nft prints this warning on stderr for every listing that touches an iptables-nft table;
 // it is not an error and stdout stays valid JSON.
-const IPTABLES_MANAGED_WARNING = /^# Warning: table \S+ \S+ is managed by iptables-nft, do not touch!$/;
+const IPTABLES_MANAGED_WARNING =
+  /^# Warning: table \S+ \S+ is managed by iptables-nft, do not touch!$/;
 
 export class NftClient {
   readonly argv: readonly string[];
@@ -48,7 +49,9 @@ export class NftClient {
     const [cmd, ...prefix] = this.argv as [string, ...string[]];
     const argv = [...this.argv, ...args];
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd, [...prefix, ...args], { stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'] });
+      const child = spawn(cmd, [...prefix, ...args], {
+        stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
+      });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout?.on('data', (d: Buffer) => out.push(d));
@@ -56,21 +59,43 @@ export class NftClient {
       child.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') {
           reject(
-            new NftError('NFT_NOT_FOUND', `nft not found: ${cmd} (install the nftables package, or pass --nft PATH)`, {
+            new NftError(
+              'NFT_NOT_FOUND',
+              `nft not found: ${cmd} (install the nftables package, or pass --nft PATH)`,
+              {
+                argv,
+                exitStatus: null,
+                stderr: '',
+                cause: e,
+              },
+            ),
+          );
+        } else if (e.code === 'EACCES') {
+          reject(
+            new NftError('NFT_PERMISSION', `cannot execute ${cmd}: permission denied`, {
               argv,
               exitStatus: null,
               stderr: '',
               cause: e,
             }),
           );
-        } else if (e.code === 'EACCES') {
-          reject(new NftError('NFT_PERMISSION', `cannot execute ${cmd}: permission denied`, { argv, exitStatus: null, stderr: '', cause: e }));
         } else {
-          reject(new NftError('NFT_FAILED', `cannot run ${cmd}: ${e.message}`, { argv, exitStatus: null, stderr: '', cause: e }));
+          reject(
+            new NftError('NFT_FAILED', `cannot run ${cmd}: ${e.message}`, {
+              argv,
+              exitStatus: null,
+              stderr: '',
+              cause: e,
+            }),
+          );
         }
       });
       child.on('close', (status) => {
-        resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+        resolve({
+          status,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        });
       });
     });
   }
@@ -92,7 +117,11 @@ export class NftClient {
     } catch (e) {
       await reader?.close();
       await unlink(path).catch(() => undefined);
-      throw new NftError('NFT_FAILED', `cannot stage the nft batch in ${tmpdir()}: ${(e as Error).message}`, { argv: [...this.argv, ...args], exitStatus: null, stderr: '', cause: e });
+      throw new NftError(
+        'NFT_FAILED',
+        `cannot stage the nft batch in ${tmpdir()}: ${(e as Error).message}`,
+        { argv: [...this.argv, ...args], exitStatus: null, stderr: '', cause: e },
+      );
     } finally {
       await writer.close();
     }
@@ -105,7 +134,10 @@ export class NftClient {
 
   /** Runs nft with `args`; resolves with stdout, rejects with a classified NftError. */
   async run(args: readonly string[], stdin?: string): Promise<string> {
-    const r = stdin === undefined ? await this.spawnNft(args, null) : await this.spawnWithStdin(args, stdin);
+    const r =
+      stdin === undefined
+        ? await this.spawnNft(args, null)
+        : await this.spawnWithStdin(args, stdin);
     const stderr = r.stderr
       .split('\n')
       .filter((l) => l.trim() !== '' && !IPTABLES_MANAGED_WARNING.test(l))
@@ -151,16 +183,35 @@ export class NftClient {
   }
 }
 
-function classifyFailure(argv: string[], status: number | null, stderr: string, input: string | undefined): NftError {
+function classifyFailure(
+  argv: string[],
+  status: number | null,
+  stderr: string,
+  input: string | undefined,
+): NftError {
   const first = stderr.split('\n').find((l) => l.trim() !== '') ?? '';
   const details = { argv, exitStatus: status, stderr, ...(input === undefined ? {} : { input }) };
-  if (/JSON support not compiled-in|unrecognized option '--json'|invalid option -- 'j'/.test(stderr)) {
-    return new NftError('NFT_NO_JSON', `nft was built without JSON support (${first.trim()}); install a distribution nftables package`, details);
+  if (
+    /JSON support not compiled-in|unrecognized option '--json'|invalid option -- 'j'/.test(stderr)
+  ) {
+    return new NftError(
+      'NFT_NO_JSON',
+      `nft was built without JSON support (${first.trim()}); install a distribution nftables package`,
+      details,
+    );
   }
   if (/Operation not permitted|you must be root/.test(stderr)) {
-    return new NftError('NFT_PERMISSION', `nft: permission denied (needs CAP_NET_ADMIN; run as root or via the ip-masq service): ${first.trim()}`, details);
+    return new NftError(
+      'NFT_PERMISSION',
+      `nft: permission denied (needs CAP_NET_ADMIN; run as root or via the ip-masq service): ${first.trim()}`,
+      details,
+    );
   }
-  return new NftError('NFT_FAILED', `nft failed with exit code ${status}: ${argv.slice(-4).join(' ')}: ${first.trim() || '(no output)'}`, details);
+  return new NftError(
+    'NFT_FAILED',
+    `nft failed with exit code ${status}: ${argv.slice(-4).join(' ')}: ${first.trim() || '(no output)'}`,
+    details,
+  );
 }
 
 function parseListing(out: string, what: string): NftListing {
@@ -168,16 +219,24 @@ function parseListing(out: string, what: string): NftListing {
   try {
     parsed = JSON.parse(out);
   } catch (e) {
-    throw new NftError('NFT_NO_JSON', `${what} did not print JSON; is nft built with JSON support?`, {
-      argv: what.split(' '),
-      exitStatus: 0,
-      stderr: out.slice(0, 200),
-      cause: e,
-    });
+    throw new NftError(
+      'NFT_NO_JSON',
+      `${what} did not print JSON; is nft built with JSON support?`,
+      {
+        argv: what.split(' '),
+        exitStatus: 0,
+        stderr: out.slice(0, 200),
+        cause: e,
+      },
+    );
   }
   const list = (parsed as { nftables?: unknown }).nftables;
   if (!Array.isArray(list)) {
-    throw new NftError('NFT_FAILED', `${what}: unexpected output (no "nftables" array)`, { argv: what.split(' '), exitStatus: 0, stderr: '' });
+    throw new NftError('NFT_FAILED', `${what}: unexpected output (no "nftables" array)`, {
+      argv: what.split(' '),
+      exitStatus: 0,
+      stderr: '',
+    });
   }
   return (list as NftObject[]).filter((o) => !('metainfo' in o));
 }

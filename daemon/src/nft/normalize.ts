@@ -8,7 +8,13 @@
  * string, a /32 prefix comes back as a bare address, IPv6 text is re-canonicalized.
  */
 import { formatIp, parseIp } from '../net/cidr.js';
-import { CHAIN_NAME, CHAIN_PRIORITY, SET_NAME, type NftTableFamily, type PlanTable } from '../plan/plan.js';
+import {
+  CHAIN_NAME,
+  CHAIN_PRIORITY,
+  SET_NAME,
+  type NftTableFamily,
+  type PlanTable,
+} from '../plan/plan.js';
 import { cidrElement, tableRules } from './to-nft.js';
 import type { NftChain, NftListing, NftRule, NftSet, NftSetElement } from './types.js';
 
@@ -75,7 +81,12 @@ function exprKey(expr: unknown[]): string {
 }
 
 function chainKey(c: Pick<NftChain, 'type' | 'hook' | 'prio' | 'policy'>): string {
-  return JSON.stringify({ type: c.type ?? null, hook: c.hook ?? null, prio: c.prio ?? null, policy: c.policy ?? null });
+  return JSON.stringify({
+    type: c.type ?? null,
+    hook: c.hook ?? null,
+    prio: c.prio ?? null,
+    policy: c.policy ?? null,
+  });
 }
 
 function counterOf(expr: unknown[]): { packets: number; bytes: number } {
@@ -93,7 +104,12 @@ export function expectedState(t: PlanTable): TableState {
     chain: chainKey({ type: 'nat', hook: 'postrouting', prio: CHAIN_PRIORITY, policy: 'accept' }),
     set: t.set.map((c) => elementKey(cidrElement(c))),
     setType: t.ipFamily === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr',
-    rules: tableRules(t).map((r) => ({ comment: r.comment ?? '', expr: exprKey(r.expr), packets: 0, bytes: 0 })),
+    rules: tableRules(t).map((r) => ({
+      comment: r.comment ?? '',
+      expr: exprKey(r.expr),
+      packets: 0,
+      bytes: 0,
+    })),
     foreign: [],
   };
 }
@@ -101,7 +117,14 @@ export function expectedState(t: PlanTable): TableState {
 /** What the kernel holds, from `nft -j list table <family> ip-masq`; null if the table is absent. */
 export function liveState(listing: NftListing | null, family: NftTableFamily): TableState | null {
   if (listing === null) return null;
-  const state: TableState = { family, chain: null, set: null, setType: null, rules: [], foreign: [] };
+  const state: TableState = {
+    family,
+    chain: null,
+    set: null,
+    setType: null,
+    rules: [],
+    foreign: [],
+  };
   for (const obj of listing) {
     if ('chain' in obj) {
       const c: NftChain = obj.chain;
@@ -128,12 +151,20 @@ export function liveState(listing: NftListing | null, family: NftTableFamily): T
  * Why `live` is not `expected`, in one short phrase, or null when they match (counters are
  * ignored: they are the kernel's, not ours).
  */
-export function tableDifference(expected: TableState | null, live: TableState | null): string | null {
-  if (expected === null) return live === null ? null : `table ${live.family} ip-masq exists but should not`;
+export function tableDifference(
+  expected: TableState | null,
+  live: TableState | null,
+): string | null {
+  if (expected === null)
+    return live === null ? null : `table ${live.family} ip-masq exists but should not`;
   const name = `table ${expected.family} ip-masq`;
   if (live === null) return `${name} is missing`;
-  if (live.foreign.length > 0) return `${name} holds objects we did not create (${live.foreign.join(', ')})`;
-  if (live.chain !== expected.chain) return live.chain === null ? `${name}: chain ${CHAIN_NAME} is missing` : `${name}: chain ${CHAIN_NAME} has the wrong type/hook/priority`;
+  if (live.foreign.length > 0)
+    return `${name} holds objects we did not create (${live.foreign.join(', ')})`;
+  if (live.chain !== expected.chain)
+    return live.chain === null
+      ? `${name}: chain ${CHAIN_NAME} is missing`
+      : `${name}: chain ${CHAIN_NAME} has the wrong type/hook/priority`;
   if (live.set === null) return `${name}: set ${SET_NAME} is missing`;
   if (live.setType !== expected.setType) return `${name}: set ${SET_NAME} has type ${live.setType}`;
   const exp = expected.set ?? [];
@@ -142,11 +173,13 @@ export function tableDifference(expected: TableState | null, live: TableState | 
   if (live.set.length !== exp.length || mismatch !== '') {
     return `${name}: set ${SET_NAME} holds ${live.set.length} elements, expected ${exp.length}${mismatch}`;
   }
-  if (live.rules.length !== expected.rules.length) return `${name}: chain ${CHAIN_NAME} has ${live.rules.length} rules, expected ${expected.rules.length}`;
+  if (live.rules.length !== expected.rules.length)
+    return `${name}: chain ${CHAIN_NAME} has ${live.rules.length} rules, expected ${expected.rules.length}`;
   for (let i = 0; i < expected.rules.length; i++) {
     const e = expected.rules[i] as RuleState;
     const l = live.rules[i] as RuleState;
-    if (e.comment !== l.comment || e.expr !== l.expr) return `${name}: rule ${i + 1} ("${e.comment}") differs: got ${l.expr}`;
+    if (e.comment !== l.comment || e.expr !== l.expr)
+      return `${name}: rule ${i + 1} ("${e.comment}") differs: got ${l.expr}`;
   }
   return null;
 }

@@ -8,7 +8,17 @@
  * - table/chain comments are silently ignored before v1.0.8, so objects are identified by name.
  */
 import { formatIp, type Cidr } from '../net/cidr.js';
-import { CHAIN_NAME, CHAIN_PRIORITY, SET_NAME, TABLE_NAME, type Match, type NftTableFamily, type Plan, type PlanRule, type PlanTable } from '../plan/plan.js';
+import {
+  CHAIN_NAME,
+  CHAIN_PRIORITY,
+  SET_NAME,
+  TABLE_NAME,
+  type Match,
+  type NftTableFamily,
+  type Plan,
+  type PlanRule,
+  type PlanTable,
+} from '../plan/plan.js';
 import type { NftBatch, NftCommand, NftExpr, NftRule, NftSetElement } from './types.js';
 
 const ALL_FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
@@ -25,20 +35,32 @@ function matchExpr(family: NftTableFamily, m: Match): NftExpr {
   switch (m.kind) {
     case 'daddr-local':
       // Native form of iptables' `-m addrtype --dst-type LOCAL`; accepted in nat postrouting.
-      return { match: { op: '==', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' } };
+      return {
+        match: { op: '==', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' },
+      };
     case 'daddr':
     case 'saddr':
-      return { match: { op: '==', left: payloadField(family, m.kind), right: cidrElement(m.cidr) } };
+      return {
+        match: { op: '==', left: payloadField(family, m.kind), right: cidrElement(m.cidr) },
+      };
     case 'daddr-in-set':
       return { match: { op: '==', left: payloadField(family, 'daddr'), right: `@${SET_NAME}` } };
     case 'l4proto':
       // `meta l4proto`, not `ip protocol`: the same in both families (ip6 has no protocol
       // field, only nexthdr, which an extension header would hide). It also satisfies nft's
       // rule that a port in a nat statement needs a transport protocol match before it.
-      return { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: [...m.protocols] } } };
+      return {
+        match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: [...m.protocols] } },
+      };
     case 'random-share':
       // offset 0 is written out because nft lists it back that way (normalize compares both).
-      return { match: { op: '<', left: { numgen: { mode: 'random', mod: m.modulus, offset: 0 } }, right: m.below } };
+      return {
+        match: {
+          op: '<',
+          left: { numgen: { mode: 'random', mod: m.modulus, offset: 0 } },
+          right: m.below,
+        },
+      };
   }
 }
 
@@ -50,7 +72,12 @@ export function ruleExprs(family: NftTableFamily, rule: PlanRule): NftExpr[] {
   } else {
     const { ports, fullyRandom } = rule.verdict;
     // nft 1.0.6 lists a single port as a number and a range as {"range": [first, last]}.
-    const port = ports === null ? null : ports.first === ports.last ? ports.first : { range: [ports.first, ports.last] };
+    const port =
+      ports === null
+        ? null
+        : ports.first === ports.last
+          ? ports.first
+          : { range: [ports.first, ports.last] };
     const masquerade: Record<string, unknown> = {};
     if (port !== null) masquerade.port = port;
     if (fullyRandom) masquerade.flags = ['fully-random'];
@@ -60,7 +87,13 @@ export function ruleExprs(family: NftTableFamily, rule: PlanRule): NftExpr[] {
 }
 
 export function tableRules(t: PlanTable): NftRule[] {
-  return t.rules.map((r) => ({ family: t.family, table: TABLE_NAME, chain: CHAIN_NAME, comment: r.comment, expr: ruleExprs(t.family, r) }));
+  return t.rules.map((r) => ({
+    family: t.family,
+    table: TABLE_NAME,
+    chain: CHAIN_NAME,
+    comment: r.comment,
+    expr: ruleExprs(t.family, r),
+  }));
 }
 
 function tableCommands(t: PlanTable): NftCommand[] {
@@ -79,7 +112,15 @@ function tableCommands(t: PlanTable): NftCommand[] {
   });
   cmds.push({
     add: {
-      chain: { family: t.family, table: TABLE_NAME, name: CHAIN_NAME, type: 'nat', hook: 'postrouting', prio: CHAIN_PRIORITY, policy: 'accept' },
+      chain: {
+        family: t.family,
+        table: TABLE_NAME,
+        name: CHAIN_NAME,
+        type: 'nat',
+        hook: 'postrouting',
+        prio: CHAIN_PRIORITY,
+        policy: 'accept',
+      },
     },
   });
   for (const rule of tableRules(t)) cmds.push({ add: { rule } });
@@ -88,7 +129,10 @@ function tableCommands(t: PlanTable): NftCommand[] {
 
 /** add + delete: removes the table if it exists and is a no-op otherwise (no `destroy` on 1.0.6). */
 function removeTableCommands(family: NftTableFamily): NftCommand[] {
-  return [{ add: { table: { family, name: TABLE_NAME } } }, { delete: { table: { family, name: TABLE_NAME } } }];
+  return [
+    { add: { table: { family, name: TABLE_NAME } } },
+    { delete: { table: { family, name: TABLE_NAME } } },
+  ];
 }
 
 /** One transaction that replaces our tables with exactly what the plan says. */
@@ -101,5 +145,10 @@ export function planToBatch(plan: Plan): NftBatch {
 
 /** One transaction that deletes our tables (both families), whether or not they exist. */
 export function cleanupBatch(): NftBatch {
-  return { nftables: [{ metainfo: { json_schema_version: 1 } }, ...ALL_FAMILIES.flatMap(removeTableCommands)] };
+  return {
+    nftables: [
+      { metainfo: { json_schema_version: 1 } },
+      ...ALL_FAMILIES.flatMap(removeTableCommands),
+    ],
+  };
 }

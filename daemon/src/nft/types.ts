@@ -24,7 +24,8 @@ export interface NftChain {
 }
 
 /** Set elements as nft prints and accepts them: "1.2.3.4" or {prefix:{addr,len}} or {range:[a,b]}. */
-export type NftSetElement = string | { prefix: { addr: string; len: number } } | { range: [string, string] };
+export type NftSetElement =
+  string | { prefix: { addr: string; len: number } } | { range: [string, string] };
 
 export interface NftSet {
   family: NftFamily;
@@ -57,7 +58,11 @@ export type NftObject =
 
 export type NftCommand =
   | { add: { table: NftTable } | { chain: NftChain } | { set: NftSet } | { rule: NftRule } }
-  | { delete: { table: NftTable } | { rule: Required<Pick<NftRule, 'family' | 'table' | 'chain' | 'handle'>> } }
+  | {
+      delete:
+        | { table: NftTable }
+        | { rule: Required<Pick<NftRule, 'family' | 'table' | 'chain' | 'handle'>> };
+    }
   | { metainfo: { json_schema_version: number } };
 
 /** One `nft -j -f -` transaction: the kernel applies all of it or none of it. */

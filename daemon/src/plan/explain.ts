@@ -84,7 +84,11 @@ export function ruleText(family: 'ip' | 'ip6', rule: PlanRule): string {
 
 /** Every toPorts range of a table with its share of new flows, null when toPorts is off. */
 export function portShares(table: Plan['tables'][number]): PortShare[] | null {
-  const ranges = table.rules.flatMap((r) => (r.id === 'masquerade-ports' && r.verdict.kind === 'masquerade' && r.verdict.ports ? [r.verdict.ports] : []));
+  const ranges = table.rules.flatMap((r) =>
+    r.id === 'masquerade-ports' && r.verdict.kind === 'masquerade' && r.verdict.ports
+      ? [r.verdict.ports]
+      : [],
+  );
   if (ranges.length === 0) return null;
   const total = ranges.reduce((sum, r) => sum + portRangeSize(r), 0);
   return ranges.map((r) => ({ range: formatPortRange(r), share: portRangeSize(r) / total }));
@@ -93,26 +97,44 @@ export function portShares(table: Plan['tables'][number]): PortShare[] | null {
 export function explainPacket(plan: Plan, p: Packet): Explanation {
   const table = plan.tables.find((t) => t.ipFamily === p.family);
   if (!table) {
-    return { decision: 'keep source', rule: null, note: 'ip-masq does not manage IPv6 (enableIPv6 is false): no rule of ours sees this packet', ports: null };
+    return {
+      decision: 'keep source',
+      rule: null,
+      note: 'ip-masq does not manage IPv6 (enableIPv6 is false): no rule of ours sees this packet',
+      ports: null,
+    };
   }
   for (const [i, rule] of table.rules.entries()) {
     if (rule.match.every((m) => matches(m, p, table.set))) {
       const decided = {
-        decision: rule.verdict.kind === 'masquerade' ? ('masquerade' as const) : ('keep source' as const),
-        rule: { position: i + 1, id: rule.id, comment: rule.comment, text: ruleText(table.family, rule) },
+        decision:
+          rule.verdict.kind === 'masquerade' ? ('masquerade' as const) : ('keep source' as const),
+        rule: {
+          position: i + 1,
+          id: rule.id,
+          comment: rule.comment,
+          text: ruleText(table.family, rule),
+        },
         note: null,
         ports: null,
       };
       if (rule.id !== 'masquerade-ports') {
         const shares = rule.id === 'masquerade' ? portShares(table) : null;
         // Reached the plain masquerade while toPorts is set: a protocol without ports.
-        const note = shares ? `toPorts applies to TCP, UDP and SCTP only; ${p.protocol ?? 'this protocol'} gets no port mapping` : null;
+        const note = shares
+          ? `toPorts applies to TCP, UDP and SCTP only; ${p.protocol ?? 'this protocol'} gets no port mapping`
+          : null;
         return { ...decided, note };
       }
       const shares = portShares(table) ?? [];
-      const list = shares.map((s) => (shares.length > 1 ? `${s.range} (${percent(s.share)})` : s.range)).join(' or ');
+      const list = shares
+        .map((s) => (shares.length > 1 ? `${s.range} (${percent(s.share)})` : s.range))
+        .join(' or ');
       const other = table.rules.findIndex((r) => r.id === 'masquerade') + 1;
-      const who = p.protocol === undefined ? 'TCP, UDP and SCTP flows get' : `a new ${p.protocol.toUpperCase()} flow gets`;
+      const who =
+        p.protocol === undefined
+          ? 'TCP, UDP and SCTP flows get'
+          : `a new ${p.protocol.toUpperCase()} flow gets`;
       const how = shares.length > 1 ? ', chosen at random per new flow' : '';
       const rest = p.protocol === undefined ? `; other protocols: rule ${other} (any port)` : '';
       return { ...decided, ports: shares, note: `${who} a source port in ${list}${how}${rest}` };
@@ -120,5 +142,10 @@ export function explainPacket(plan: Plan, p: Packet): Explanation {
   }
   // Unreachable with a well-formed plan (the last rule always matches); an accept-policy
   // chain means the packet leaves unchanged.
-  return { decision: 'keep source', rule: null, note: 'no rule matched (chain policy accept)', ports: null };
+  return {
+    decision: 'keep source',
+    rule: null,
+    note: 'no rule matched (chain policy accept)',
+    ports: null,
+  };
 }

@@ -64,9 +64,17 @@ export type Match =
   | { kind: 'random-share'; modulus: number; below: number };
 
 /** `ports`: masquerade to this source-port range (toPorts), null = any port. */
-export type Verdict = { kind: 'return' } | { kind: 'masquerade'; fullyRandom: boolean; ports: PortRange | null };
+export type Verdict =
+  { kind: 'return' } | { kind: 'masquerade'; fullyRandom: boolean; ports: PortRange | null };
 
-export type RuleId = 'local' | 'pod-to-pod' | 'node-pod-subnet' | 'link-local' | 'non-masquerade' | 'masquerade-ports' | 'masquerade';
+export type RuleId =
+  | 'local'
+  | 'pod-to-pod'
+  | 'node-pod-subnet'
+  | 'link-local'
+  | 'non-masquerade'
+  | 'masquerade-ports'
+  | 'masquerade';
 
 /** ip-masq-agent's `--to-ports` rules cover these protocols, in this order (main.go:414-441). */
 export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
@@ -108,7 +116,9 @@ export const COMMENTS: Record<RuleId, string> = {
 const ret: Verdict = { kind: 'return' };
 
 function planTable(config: Config, facts: PlanFacts, ipFamily: IpFamily): PlanTable {
-  const rules: PlanRule[] = [{ id: 'local', comment: COMMENTS.local, match: [{ kind: 'daddr-local' }], verdict: ret }];
+  const rules: PlanRule[] = [
+    { id: 'local', comment: COMMENTS.local, match: [{ kind: 'daddr-local' }], verdict: ret },
+  ];
 
   // flannel's own RETURN rules, kept even when the cluster network is missing from
   // nonMasqueradeCIDRs: removing flannel's MASQUERADE must not start NATing pod-to-pod traffic.
@@ -123,23 +133,43 @@ function planTable(config: Config, facts: PlanFacts, ipFamily: IpFamily): PlanTa
       ],
       verdict: ret,
     });
-    rules.push({ id: 'node-pod-subnet', comment: COMMENTS['node-pod-subnet'], match: [{ kind: 'daddr', cidr: pods.subnet }], verdict: ret });
+    rules.push({
+      id: 'node-pod-subnet',
+      comment: COMMENTS['node-pod-subnet'],
+      match: [{ kind: 'daddr', cidr: pods.subnet }],
+      verdict: ret,
+    });
   }
 
   const masqLinkLocal = ipFamily === 'ipv4' ? config.masqLinkLocal : config.masqLinkLocalIPv6;
   if (!masqLinkLocal) {
-    rules.push({ id: 'link-local', comment: COMMENTS['link-local'], match: [{ kind: 'daddr', cidr: LINK_LOCAL[ipFamily] }], verdict: ret });
+    rules.push({
+      id: 'link-local',
+      comment: COMMENTS['link-local'],
+      match: [{ kind: 'daddr', cidr: LINK_LOCAL[ipFamily] }],
+      verdict: ret,
+    });
   }
 
   const set = config.collapsed[ipFamily];
   // An empty interval set would still work, but a rule that can never match only costs a
   // lookup per new flow and confuses `status`; leave it out.
   if (set.length > 0) {
-    rules.push({ id: 'non-masquerade', comment: COMMENTS['non-masquerade'], match: [{ kind: 'daddr-in-set' }], verdict: ret });
+    rules.push({
+      id: 'non-masquerade',
+      comment: COMMENTS['non-masquerade'],
+      match: [{ kind: 'daddr-in-set' }],
+      verdict: ret,
+    });
   }
 
   rules.push(...portRules(config.toPorts, config.randomFully));
-  rules.push({ id: 'masquerade', comment: COMMENTS.masquerade, match: [], verdict: { kind: 'masquerade', fullyRandom: config.randomFully, ports: null } });
+  rules.push({
+    id: 'masquerade',
+    comment: COMMENTS.masquerade,
+    match: [],
+    verdict: { kind: 'masquerade', fullyRandom: config.randomFully, ports: null },
+  });
 
   return { family: ipFamily === 'ipv4' ? 'ip' : 'ip6', ipFamily, set, rules };
 }
@@ -158,7 +188,8 @@ function portRules(ranges: readonly PortRange[], fullyRandom: boolean): PlanRule
   return ranges.map((ports, i) => {
     const size = portRangeSize(ports);
     const match: Match[] = [{ kind: 'l4proto', protocols: PORT_PROTOCOLS }];
-    if (i < ranges.length - 1) match.push({ kind: 'random-share', modulus: remaining, below: size });
+    if (i < ranges.length - 1)
+      match.push({ kind: 'random-share', modulus: remaining, below: size });
     remaining -= size;
     const share = ranges.length === 1 ? '' : ` (${percent(size / total)} of new flows)`;
     return {

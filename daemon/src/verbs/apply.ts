@@ -5,23 +5,34 @@ import type { Verb } from './verb.js';
 
 /** The one line apply prints: what changed, or that nothing had to. */
 export function describeResult(r: ReconcileResult): string {
-  const tables = r.plan.tables.map((t) => `${t.family} ip-masq (${plural(t.set.length, 'prefix').replace('prefixs', 'prefixes')})`).join(', ');
+  const tables = r.plan.tables
+    .map(
+      (t) =>
+        `${t.family} ip-masq (${plural(t.set.length, 'prefix').replace('prefixs', 'prefixes')})`,
+    )
+    .join(', ');
   const parts: string[] = [];
   if (r.changed) {
-    const delta = r.cidrsAdded.length + r.cidrsRemoved.length > 0 ? `, +${r.cidrsAdded.length} −${r.cidrsRemoved.length}` : '';
+    const delta =
+      r.cidrsAdded.length + r.cidrsRemoved.length > 0
+        ? `, +${r.cidrsAdded.length} −${r.cidrsRemoved.length}`
+        : '';
     parts.push(`applied: table ${tables} replaced and verified${delta} (${r.reason})`);
   } else {
     parts.push(`unchanged: table ${tables} already matches the config`);
   }
   if (r.flannelDeleted.length > 0) {
-    parts.push(`deleted ${plural(r.flannelDeleted.length, 'flannel MASQUERADE rule')}: ${r.flannelDeleted.map((d) => d.iptables).join('; ')}`);
+    parts.push(
+      `deleted ${plural(r.flannelDeleted.length, 'flannel MASQUERADE rule')}: ${r.flannelDeleted.map((d) => d.iptables).join('; ')}`,
+    );
   }
   return `${parts.join('; ')} [${r.durationMs.toFixed(0)} ms]`;
 }
 
 export const apply: Verb = {
   name: 'apply',
-  summary: 'one reconcile pass: probe nft, plan, apply atomically, verify, remove flannel masquerade',
+  summary:
+    'one reconcile pass: probe nft, plan, apply atomically, verify, remove flannel masquerade',
   usage: `Usage: ip-masq apply [--config PATH] [--nft PATH]
 
 Loads the config, replaces ip-masq's nft tables in one atomic transaction if they differ from

@@ -20,14 +20,17 @@ effective config with defaults filled in, and which file each CIDR and setting c
     const { config } = loaded;
     if (ctx.values.json) {
       const settings: Record<string, string> = {};
-      for (const [key, s] of [...loaded.settingSources].sort(([a], [b]) => (a < b ? -1 : 1))) settings[key] = `${s.file}:${s.line}:${s.col}`;
+      for (const [key, s] of [...loaded.settingSources].sort(([a], [b]) => (a < b ? -1 : 1)))
+        settings[key] = `${s.file}:${s.line}:${s.col}`;
       const json = {
         ...configToJson(config),
         sources: {
           files: loaded.files.map((f) => f.path),
           dropInDir: loaded.dropInDir,
           ignored: loaded.ignored,
-          nonMasqueradeCIDRs: loaded.cidrSources().map((s) => ({ cidr: s.cidr, file: s.file ?? 'default', line: s.line })),
+          nonMasqueradeCIDRs: loaded
+            .cidrSources()
+            .map((s) => ({ cidr: s.cidr, file: s.file ?? 'default', line: s.line })),
           settings,
         },
       };
@@ -43,14 +46,18 @@ effective config with defaults filled in, and which file each CIDR and setting c
       const names = dropIns.map((f) => relative(loaded.dropInDir, f.path)).join(', ');
       origin = `${mainPresent ? ctx.configPath : `${ctx.configPath} (absent)`} + ${plural(dropIns.length, 'drop-in')} in ${loaded.dropInDir} (${names})`;
     }
-    const v6 = config.enableIPv6 ? `, ${plural(config.collapsed.ipv6.length, 'IPv6 prefix')}`.replace('prefixs', 'prefixes') : '';
+    const v6 = config.enableIPv6
+      ? `, ${plural(config.collapsed.ipv6.length, 'IPv6 prefix')}`.replace('prefixs', 'prefixes')
+      : '';
     ctx.io.stdout(
       `ok: ${origin}: ${plural(config.nonMasqueradeCIDRs.length, 'nonMasqueradeCIDR')} → ${plural(config.collapsed.ipv4.length, 'IPv4 prefix').replace('prefixs', 'prefixes')}${v6} after collapsing\n`,
     );
     for (const i of loaded.ignored) ctx.io.stdout(`  skipped ${i.path}: ${i.reason}\n`);
     const listen = config.metrics.listen;
     if (listen && !listen.loopback) {
-      ctx.io.stdout(`  warning: metrics.listen ${formatListen(listen)} is not a loopback address: /metrics is reachable from other hosts, without authentication\n`);
+      ctx.io.stdout(
+        `  warning: metrics.listen ${formatListen(listen)} is not a loopback address: /metrics is reachable from other hosts, without authentication\n`,
+      );
     }
     if (dropIns.length > 0 && loaded.cidrSources().every((s) => s.file === null)) {
       ctx.io.stdout('  nonMasqueradeCIDRs: the default list (no file sets it)\n');

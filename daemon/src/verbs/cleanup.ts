@@ -4,7 +4,8 @@ import type { Verb } from './verb.js';
 
 export const cleanup: Verb = {
   name: 'cleanup',
-  summary: "delete ip-masq's nft tables (idempotent); pod egress is then no longer masqueraded by us",
+  summary:
+    "delete ip-masq's nft tables (idempotent); pod egress is then no longer masqueraded by us",
   usage: `Usage: ip-masq cleanup [--nft PATH]
 
 Deletes the tables "ip ip-masq" and "ip6 ip-masq". Touches nothing else (flannel's deleted

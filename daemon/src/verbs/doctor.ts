@@ -13,7 +13,8 @@ import type { Verb } from './verb.js';
 
 export const doctor: Verb = {
   name: 'doctor',
-  summary: "checklist for this node: flannel's --ip-masq, CNI ipMasq, leftover masquerade rules, legacy iptables, our table",
+  summary:
+    "checklist for this node: flannel's --ip-masq, CNI ipMasq, leftover masquerade rules, legacy iptables, our table",
   usage: `Usage: ip-masq doctor [--config PATH] [--nft PATH] [--root DIR] [--json]
 
 The manual "turn off flannel's masquerade" procedure as a checklist, one line per check
@@ -36,7 +37,12 @@ Exits 0 when nothing FAILed, 1 otherwise.
     } catch (e) {
       configOk = false;
       config = defaultConfig();
-      extra.push({ id: 'config', status: 'FAIL', message: `${(e as Error).message.split('\n').join('; ')}`, fix: `fix ${ctx.configPath}; the checks below use the defaults` });
+      extra.push({
+        id: 'config',
+        status: 'FAIL',
+        message: `${(e as Error).message.split('\n').join('; ')}`,
+        fix: `fix ${ctx.configPath}; the checks below use the defaults`,
+      });
     }
     const client = ctx.nft();
     const report = await runDoctor(
@@ -47,8 +53,13 @@ Exits 0 when nothing FAILed, 1 otherwise.
         nft: client,
         async ourTableMatches() {
           if (!configOk) return null;
-          const { facts } = await readFlannelFacts(config.flannel, (p) => readFile(join(root, p), 'utf8'));
-          return planDifference(buildPlan(config, toPlanFacts(facts)), await readLiveTables(client)) === null;
+          const { facts } = await readFlannelFacts(config.flannel, (p) =>
+            readFile(join(root, p), 'utf8'),
+          );
+          return (
+            planDifference(buildPlan(config, toPlanFacts(facts)), await readLiveTables(client)) ===
+            null
+          );
         },
       },
       config,

@@ -41,17 +41,26 @@ need root. A destination that is an address of this host is always "keep source"
   options: { src: { type: 'string' }, proto: { type: 'string' }, json: { type: 'boolean' } },
   allowPositionals: true,
   async run(ctx) {
-    if (ctx.positionals.length !== 1) throw new IpMasqError('USAGE', 'expects exactly one destination address, e.g. ip-masq explain 203.0.113.7');
+    if (ctx.positionals.length !== 1)
+      throw new IpMasqError(
+        'USAGE',
+        'expects exactly one destination address, e.g. ip-masq explain 203.0.113.7',
+      );
     const dst = parseAddress(ctx.positionals[0] as string, 'destination');
     const src = typeof ctx.values.src === 'string' ? parseAddress(ctx.values.src, '--src') : null;
-    if (src && src.family !== dst.family) throw new IpMasqError('USAGE', '--src and the destination must be the same address family');
+    if (src && src.family !== dst.family)
+      throw new IpMasqError('USAGE', '--src and the destination must be the same address family');
 
     const { config } = await loadConfig(ctx);
     const { facts } = await flannelHooks().facts(config);
     const plan = buildPlan(config, facts);
     const dstText = formatIp(dst.family, dst.addr);
     const proto = typeof ctx.values.proto === 'string' ? ctx.values.proto.toLowerCase() : undefined;
-    if (proto !== undefined && !/^[a-z][a-z0-9-]*$/.test(proto)) throw new IpMasqError('USAGE', `--proto "${ctx.values.proto}" is not a protocol name such as tcp, udp, sctp or icmp`);
+    if (proto !== undefined && !/^[a-z][a-z0-9-]*$/.test(proto))
+      throw new IpMasqError(
+        'USAGE',
+        `--proto "${ctx.values.proto}" is not a protocol name such as tcp, udp, sctp or icmp`,
+      );
     const result = explainPacket(plan, {
       family: dst.family,
       dst: dst.addr,
@@ -61,10 +70,15 @@ need root. A destination that is an address of this host is always "keep source"
     });
 
     if (ctx.values.json) {
-      ctx.io.stdout(`${JSON.stringify({ destination: dstText, source: src ? formatIp(src.family, src.addr) : null, ...result })}\n`);
+      ctx.io.stdout(
+        `${JSON.stringify({ destination: dstText, source: src ? formatIp(src.family, src.addr) : null, ...result })}\n`,
+      );
     } else {
       ctx.io.stdout(`${dstText}: ${result.decision}\n`);
-      if (result.rule) ctx.io.stdout(`  rule ${result.rule.position}: ${result.rule.text}   # ${result.rule.comment}\n`);
+      if (result.rule)
+        ctx.io.stdout(
+          `  rule ${result.rule.position}: ${result.rule.text}   # ${result.rule.comment}\n`,
+        );
       if (result.note) ctx.io.stdout(`  ${result.note}\n`);
     }
     return ExitCode.OK;

@@ -21,7 +21,9 @@ Needs no root and changes nothing.
     const { facts, problems } = await flannelHooks().facts(config);
     for (const p of problems) ctx.io.stderr(`warning: ${p}\n`);
     const batch = planToBatch(buildPlan(config, facts));
-    ctx.io.stdout(`${ctx.values.compact ? JSON.stringify(batch) : JSON.stringify(batch, null, 2)}\n`);
+    ctx.io.stdout(
+      `${ctx.values.compact ? JSON.stringify(batch) : JSON.stringify(batch, null, 2)}\n`,
+    );
     return ExitCode.OK;
   },
 };

@@ -16,7 +16,8 @@ type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const run: Verb = {
   name: 'run',
-  summary: 'the daemon: reconcile at start, on config edits, SIGHUP, drift and every resyncInterval',
+  summary:
+    'the daemon: reconcile at start, on config edits, SIGHUP, drift and every resyncInterval',
   usage: `Usage: ip-masq run [--config PATH] [--state-dir DIR] [--nft PATH] [--log-level LEVEL]
 
 Runs until SIGTERM/SIGINT (the rules stay in place on exit). Reconciles at start, whenever
@@ -39,7 +40,9 @@ Options:
   async run(ctx) {
     const level = ctx.values['log-level'];
     if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
-      ctx.io.stderr(`ip-masq run: --log-level must be one of ${LOG_LEVELS.join(', ')}, not "${String(level)}"\n`);
+      ctx.io.stderr(
+        `ip-masq run: --log-level must be one of ${LOG_LEVELS.join(', ')}, not "${String(level)}"\n`,
+      );
       return ExitCode.USAGE;
     }
     const stateDir = ctx.values['state-dir'];
@@ -55,7 +58,10 @@ Options:
       flannelReadds: readds,
     });
     // `ip-masq status` reads the re-add counters from the state directory.
-    const writeStatus = runtimeStatusWriter(resolveStateDir(typeof stateDir === 'string' ? stateDir : undefined, ctx.io.env), () => readds.snapshot(Date.now()));
+    const writeStatus = runtimeStatusWriter(
+      resolveStateDir(typeof stateDir === 'string' ? stateDir : undefined, ctx.io.env),
+      () => readds.snapshot(Date.now()),
+    );
     return runDaemon({
       configPath: ctx.configPath,
       ...(typeof stateDir === 'string' ? { stateDir } : {}),
@@ -69,7 +75,12 @@ Options:
       flannelReadds: instrumented.flannelReadds,
       afterPass: async (log) => {
         await instrumented.afterPass(log);
-        await writeStatus().catch((e: unknown) => log.warn({ error: (e as Error).message }, 'cannot write status.json to the state directory'));
+        await writeStatus().catch((e: unknown) =>
+          log.warn(
+            { error: (e as Error).message },
+            'cannot write status.json to the state directory',
+          ),
+        );
       },
       onStop: instrumented.stop,
       logLevel: (level as LogLevel | undefined) ?? 'info',

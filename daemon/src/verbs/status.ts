@@ -15,7 +15,13 @@ interface TableStatus {
   wanted: boolean;
   matches: boolean;
   difference: string | null;
-  rules: { position: number; comment: string; rule: string | null; packets: number; bytes: number }[];
+  rules: {
+    position: number;
+    comment: string;
+    rule: string | null;
+    packets: number;
+    bytes: number;
+  }[];
 }
 
 export const status: Verb = {
@@ -47,15 +53,25 @@ state directory). Exits 0 when everything matches, 1 otherwise.
         difference,
         rules: (l?.rules ?? []).map((r, i) => {
           const p = planned?.rules.find((pr) => pr.comment === r.comment);
-          return { position: i + 1, comment: r.comment, rule: p ? ruleText(family, p) : null, packets: r.packets, bytes: r.bytes };
+          return {
+            position: i + 1,
+            comment: r.comment,
+            rule: p ? ruleText(family, p) : null,
+            packets: r.packets,
+            bytes: r.bytes,
+          };
         }),
       };
     });
     const ok = tables.every((t) => t.matches);
     const stateDir = ctx.values['state-dir'];
-    const daemon = await readRuntimeStatus(resolveStateDir(typeof stateDir === 'string' ? stateDir : undefined, ctx.io.env));
+    const daemon = await readRuntimeStatus(
+      resolveStateDir(typeof stateDir === 'string' ? stateDir : undefined, ctx.io.env),
+    );
     if (ctx.values.json) {
-      ctx.io.stdout(`${JSON.stringify({ matches: ok, config: ctx.configPath, tables, daemon }, null, 2)}\n`);
+      ctx.io.stdout(
+        `${JSON.stringify({ matches: ok, config: ctx.configPath, tables, daemon }, null, 2)}\n`,
+      );
       return ok ? ExitCode.OK : ExitCode.FAILURE;
     }
     for (const t of tables) {
@@ -65,14 +81,21 @@ state directory). Exits 0 when everything matches, 1 otherwise.
       const width = Math.max(0, ...t.rules.map((r) => (r.rule ?? '?').length));
       for (const r of t.rules) {
         const counters = `${String(r.packets).padStart(10)} pkts ${String(r.bytes).padStart(12)} bytes`;
-        ctx.io.stdout(`  ${String(r.position).padStart(2)} ${counters}  ${(r.rule ?? '?').padEnd(width)}  # ${r.comment}\n`);
+        ctx.io.stdout(
+          `  ${String(r.position).padStart(2)} ${counters}  ${(r.rule ?? '?').padEnd(width)}  # ${r.comment}\n`,
+        );
       }
     }
     if (daemon) {
       const f = daemon.flannel;
-      const last = f.lastReaddAt === null ? '' : `, last at ${new Date(f.lastReaddAt).toISOString()}`;
-      const active = f.episodeActive ? ' — flanneld is re-adding them right now: run it without --ip-masq' : '';
-      ctx.io.stdout(`flannel: ${f.leftoverRules} leftover MASQUERADE rule(s) deleted at start; re-added ${f.readds} time(s) (${f.readdRules} rules) in ${f.episodes} episode(s)${last}${active}\n`);
+      const last =
+        f.lastReaddAt === null ? '' : `, last at ${new Date(f.lastReaddAt).toISOString()}`;
+      const active = f.episodeActive
+        ? ' — flanneld is re-adding them right now: run it without --ip-masq'
+        : '';
+      ctx.io.stdout(
+        `flannel: ${f.leftoverRules} leftover MASQUERADE rule(s) deleted at start; re-added ${f.readds} time(s) (${f.readdRules} rules) in ${f.episodes} episode(s)${last}${active}\n`,
+      );
     }
     if (!ok) ctx.io.stdout('run "ip-masq apply" (or start the ip-masq service) to converge\n');
     return ok ? ExitCode.OK : ExitCode.FAILURE;
