@@ -32,9 +32,7 @@ afterAll(async () => {
 });
 
 /** A running `nft -j monitor rules` with its lines, plus a way to wait for a marker event. */
-async function startMonitor(
-  ns: Netns,
-): Promise<{
+async function startMonitor(ns: Netns): Promise<{
   lines: string[];
   child: ChildProcess;
   waitFor: (pred: (l: string) => boolean, what: string) => Promise<void>;
