@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../daemon/src/config/schema.js';
-import { Backoff } from '../../daemon/src/daemon/backoff.js';
+import { Backoff } from '../../daemon/src/util/backoff.js';
 import {
   DaemonController,
   type LoadedConfig,

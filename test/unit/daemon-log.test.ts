@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, isJournalStream, RepeatLimiter } from '../../daemon/src/daemon/log.js';
-import { Backoff } from '../../daemon/src/daemon/backoff.js';
+import { Backoff } from '../../daemon/src/util/backoff.js';
 
 describe('createLogger', () => {
   it('writes plain NDJSON when stdout is not the journal', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Backoff } from '../../daemon/src/daemon/backoff.js';
+import { Backoff } from '../../daemon/src/util/backoff.js';
 import {
   isFlannelMasqueradeAdd,
   mayConcernUs,

@@ -14,7 +14,7 @@ import {
 } from '../../daemon/src/flannel/doctor.js';
 import type { Exec } from '../../daemon/src/flannel/legacy.js';
 import type { FlannelFixture } from '../fixtures/flannel/scenarios.js';
-import { RulesetNft } from '../fixtures/flannel/fake-nft.js';
+import { FakeNft } from '../helpers/fake-nft.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/flannel/', import.meta.url));
 const fixture = (n: string): FlannelFixture =>
@@ -73,7 +73,7 @@ function deps(
     root,
     readFile: (p) => readFile(p, 'utf8'),
     readDir: (p) => readdir(p),
-    nft: new RulesetNft(ruleset),
+    nft: new FakeNft(ruleset),
     ourTableMatches: async () => (opts.matches === undefined ? true : opts.matches),
   };
   d.legacyExec =

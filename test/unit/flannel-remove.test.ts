@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NftError } from '../../daemon/src/errors.js';
-import { NftClient } from '../../daemon/src/nft/client.js';
-import type { NftBatch, NftListing } from '../../daemon/src/nft/types.js';
 import { removeFlannelMasquerade, listFlannelCandidates } from '../../daemon/src/flannel/remove.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import type { FlannelFixture } from '../fixtures/flannel/scenarios.js';
+import { FakeNft } from '../helpers/fake-nft.js';
 
 const fx = JSON.parse(
   readFileSync(
@@ -25,69 +24,25 @@ const enoent = (argv: string[]) =>
     stderr: 'Error: Could not process rule: No such file or directory',
   });
 
-/** An NftClient over an in-memory ruleset: `list chain` filters it, batches delete from it. */
-class FakeNft extends NftClient {
-  ruleset: NftListing;
-  batches: NftBatch[] = [];
-  lists: string[][] = [];
-  failNextApply = 0;
-  constructor(ruleset: NftListing) {
-    super({ argv: ['false'] });
-    this.ruleset = ruleset;
-  }
-  override async list(what: readonly string[]): Promise<NftListing | null> {
-    this.lists.push([...what]);
-    const [, family, table, chain] = what;
-    const exists = this.ruleset.some(
-      (o) =>
-        'chain' in o &&
-        o.chain.family === family &&
-        o.chain.table === table &&
-        o.chain.name === chain,
-    );
-    if (!exists) return null;
-    return this.ruleset.filter(
-      (o) =>
-        ('chain' in o &&
-          o.chain.name === chain &&
-          o.chain.table === table &&
-          o.chain.family === family) ||
-        ('rule' in o &&
-          o.rule.chain === chain &&
-          o.rule.table === table &&
-          o.rule.family === family),
-    );
-  }
-  override async applyBatch(batch: NftBatch): Promise<void> {
-    this.batches.push(batch);
-    if (this.failNextApply > 0) {
-      this.failNextApply--;
-      throw enoent(['nft']);
-    }
-    for (const c of batch.nftables) {
-      if (!('delete' in c) || !('rule' in c.delete)) throw new Error('only deletes expected');
-      const d = c.delete.rule;
-      const i = this.ruleset.findIndex(
-        (o) =>
-          'rule' in o &&
-          o.rule.family === d.family &&
-          o.rule.table === d.table &&
-          o.rule.handle === d.handle,
-      );
-      if (i < 0) throw enoent(['nft']);
-      this.ruleset.splice(i, 1);
-    }
-  }
+/** Makes the next `n` batches fail as nft does when a handle vanished (nothing applied). */
+function failApplies(nft: FakeNft, n: number): void {
+  let left = n;
+  nft.beforeApply = () => {
+    if (left-- > 0) throw enoent(['nft']);
+  };
 }
+
+const fake = () => new FakeNft(fx.ruleset);
+const lists = (nft: FakeNft) => nft.calls.filter((c) => c[0] === 'list').map((c) => c.slice(1));
 
 describe('removeFlannelMasquerade (fake nft)', () => {
   it('lists only the candidate chains, deletes in one batch, and skips missing chains', async () => {
-    const nft = new FakeNft(structuredClone(fx.ruleset) as unknown as NftListing);
+    const nft = fake();
     const deleted = await removeFlannelMasquerade(nft, facts, { enableIPv6: true });
     expect(deleted).toHaveLength(4);
     expect(nft.batches).toHaveLength(1);
-    expect(nft.lists.every((w) => w[0] === 'chain')).toBe(true);
-    expect(nft.lists).toHaveLength(6);
+    expect(lists(nft).every((w) => w[0] === 'chain')).toBe(true);
+    expect(lists(nft)).toHaveLength(6);
     const listed = await listFlannelCandidates(nft, { enableIPv6: true });
     expect(listed.map((l) => `${l.family} ${l.table} ${l.chain}`)).toEqual([
       'ip nat POSTROUTING',
@@ -97,20 +52,52 @@ describe('removeFlannelMasquerade (fake nft)', () => {
     ]);
   });
 
+  it('deletes exactly the matched rules by handle; every other rule keeps its handle', async () => {
+    const nft = fake();
+    const chains = [
+      ['ip', 'nat', 'POSTROUTING'],
+      ['ip', 'nat', 'FLANNEL-POSTRTG'],
+      ['ip6', 'nat', 'POSTROUTING'],
+      ['ip6', 'nat', 'FLANNEL-POSTRTG'],
+    ] as const;
+    const before = chains.map(([f, t, c]) => nft.handles(f, t, c));
+    const deleted = await removeFlannelMasquerade(nft, facts, { enableIPv6: true });
+    const batch = nft.batches[0]?.nftables ?? [];
+    expect(batch.every((c) => 'delete' in c && 'rule' in c.delete)).toBe(true);
+    chains.forEach(([f, t, c], i) => {
+      const gone = deleted.filter((d) => d.family === f && d.table === t && d.chain === c);
+      expect(nft.handles(f, t, c)).toEqual(
+        (before[i] ?? []).filter((h) => !gone.some((d) => d.handle === h)),
+      );
+    });
+    // A second pass finds nothing left and writes nothing.
+    expect(await removeFlannelMasquerade(nft, facts, { enableIPv6: true })).toEqual([]);
+    expect(nft.batches).toHaveLength(1);
+  });
+
+  it("with IPv6 off, flannel's ip6 rules stay", async () => {
+    const nft = fake();
+    const ip6Before = nft.handles('ip6', 'nat', 'FLANNEL-POSTRTG');
+    const deleted = await removeFlannelMasquerade(nft, facts, { enableIPv6: false });
+    expect(deleted.length).toBeGreaterThan(0);
+    expect(deleted.every((d) => d.family === 'ip')).toBe(true);
+    expect(nft.handles('ip6', 'nat', 'FLANNEL-POSTRTG')).toEqual(ip6Before);
+  });
+
   it('no batch at all when nothing matches', async () => {
-    const nft = new FakeNft([]);
+    const nft = new FakeNft();
     expect(await removeFlannelMasquerade(nft, facts, { enableIPv6: true })).toEqual([]);
     expect(nft.batches).toEqual([]);
   });
 
   it('re-lists and retries once when a handle vanished (ENOENT), then gives up', async () => {
-    const nft = new FakeNft(structuredClone(fx.ruleset) as unknown as NftListing);
-    nft.failNextApply = 1;
+    const nft = fake();
+    failApplies(nft, 1);
     expect(await removeFlannelMasquerade(nft, facts, { enableIPv6: true })).toHaveLength(4);
     expect(nft.batches).toHaveLength(2);
 
-    const stubborn = new FakeNft(structuredClone(fx.ruleset) as unknown as NftListing);
-    stubborn.failNextApply = 2;
+    const stubborn = fake();
+    failApplies(stubborn, 2);
     await expect(removeFlannelMasquerade(stubborn, facts, { enableIPv6: true })).rejects.toThrow(
       NftError,
     );
@@ -118,9 +105,8 @@ describe('removeFlannelMasquerade (fake nft)', () => {
   });
 
   it('does not retry other nft failures', async () => {
-    const nft = new FakeNft(structuredClone(fx.ruleset) as unknown as NftListing);
-    nft.applyBatch = async (b) => {
-      nft.batches.push(b);
+    const nft = fake();
+    nft.beforeApply = () => {
       throw new NftError('NFT_PERMISSION', 'denied', {
         argv: [],
         exitStatus: 1,

@@ -12,7 +12,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { ConfigError, formatConfigIssue, isIpMasqError, NftError } from '../errors.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../util/backoff.js';
 import { RepeatLimiter, type Logger } from './log.js';
 import type { Trigger, PassOutcome } from './loop.js';
 import type { Notifier } from './notify.js';

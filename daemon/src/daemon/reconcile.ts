@@ -9,7 +9,7 @@
 import type { Config } from '../config/schema.js';
 import { IpMasqError } from '../errors.js';
 import { formatCidr } from '../net/cidr.js';
-import type { NftClient } from '../nft/client.js';
+import type { NftBackend } from '../nft/backend.js';
 import { expectedState, liveState, tableDifference, type TableState } from '../nft/normalize.js';
 import { cleanupBatch, planToBatch } from '../nft/to-nft.js';
 import {
@@ -37,7 +37,7 @@ export interface FlannelHooks {
   facts(config: Config): Promise<{ facts: PlanFacts; problems: string[]; raw: unknown }>;
   /** Deletes flannel's MASQUERADE rules; called only after our tables are verified. */
   remove(
-    client: NftClient,
+    client: NftBackend,
     config: Config,
     raw: unknown,
   ): Promise<{ deleted: DeletedForeignRule[]; problems: string[] }>;
@@ -54,7 +54,7 @@ export interface ReconcileMemo {
 }
 
 export interface ReconcileDeps {
-  client: NftClient;
+  client: NftBackend;
   flannel?: FlannelHooks;
   memo?: ReconcileMemo;
 }
@@ -79,7 +79,7 @@ const FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
 
 /** Our live tables, normalized; null entries are absent tables. */
 export async function readLiveTables(
-  client: NftClient,
+  client: NftBackend,
 ): Promise<Record<NftTableFamily, TableState | null>> {
   const [ip, ip6] = await Promise.all(
     FAMILIES.map(async (f) => liveState(await client.list(['table', f, TABLE_NAME]), f)),
@@ -175,7 +175,7 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
 }
 
 /** Deletes our tables (both families). Idempotent: true if anything was there to delete. */
-export async function cleanup(client: NftClient): Promise<boolean> {
+export async function cleanup(client: NftBackend): Promise<boolean> {
   const live = await readLiveTables(client);
   const existed = live.ip !== null || live.ip6 !== null;
   if (existed) await client.applyBatch(cleanupBatch());

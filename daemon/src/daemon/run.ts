@@ -7,13 +7,8 @@
  * behave the same way; `ip-masq cleanup` removes them on purpose).
  */
 import type { EventEmitter } from 'node:events';
-import type { NftClient } from '../nft/client.js';
-import {
-  isFlannelMasqueradeAdd,
-  mayConcernUs,
-  NftMonitor,
-  touchesOwnTables,
-} from '../nft/monitor.js';
+import type { NftBackend, NftEventStream } from '../nft/backend.js';
+import { isFlannelMasqueradeAdd, mayConcernUs, touchesOwnTables } from '../nft/monitor.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
 import { ReconcileLoop } from './loop.js';
@@ -26,7 +21,7 @@ export interface RunDaemonOptions {
   configPath: string;
   /** --state-dir; else $STATE_DIRECTORY, else /var/lib/ip-masq. */
   stateDir?: string;
-  client: NftClient;
+  client: NftBackend;
   env: NodeJS.ProcessEnv;
   /** Where SIGHUP/SIGTERM/SIGINT come from (the process). */
   signals: EventEmitter;
@@ -118,7 +113,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     {
       config: options.configPath,
       stateDir: state.dir,
-      nft: options.client.argv.join(' '),
+      nft: options.client.describe(),
       systemd: notify.enabled,
     },
     'starting',
@@ -142,10 +137,9 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   });
 
   // Started before the first pass so a change racing our start-up is not missed.
-  let monitor: NftMonitor | null = null;
+  let monitor: NftEventStream | null = null;
   if (options.monitor !== false) {
-    monitor = new NftMonitor({
-      argv: options.client.argv,
+    monitor = options.client.monitor({
       prefilter: mayConcernUs,
       onEvent: (ev) => {
         if (touchesOwnTables(ev)) loop.trigger('drift');

@@ -1,12 +1,12 @@
 /**
  * `ip-masq doctor`: the manual "turn off flannel's masquerade" procedure as a checklist for this
  * node. Every check is one line, PASS / WARN / FAIL, with the fix. All I/O is injected (files
- * under a configurable root, an NftClient, legacy iptables access) so tests run on temp dirs
+ * under a configurable root, an NftBackend, legacy iptables access) so tests run on temp dirs
  * and throwaway namespaces.
  */
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { NftClient } from '../nft/client.js';
+import type { NftBackend } from '../nft/backend.js';
 import type { NftRule } from '../nft/types.js';
 import { formatCidr } from '../net/cidr.js';
 import { FLANNEL_MASQ_FIX } from './episodes.js';
@@ -38,7 +38,7 @@ export interface DoctorDeps {
   root: string;
   readFile(path: string): Promise<string>;
   readDir(path: string): Promise<string[]>;
-  nft: NftClient;
+  nft: NftBackend;
   /** Runs iptables-legacy-save etc.; readFile/procRoot are derived from the fields above. */
   legacyExec?: LegacyDeps['exec'];
   /** Does the live ip-masq table match the config? null: cannot tell (e.g. config invalid). */

@@ -8,7 +8,7 @@
  * refuses or mis-renders tables with native rules in them.
  */
 import { NftError } from '../errors.js';
-import type { NftClient } from '../nft/client.js';
+import type { NftBackend } from '../nft/backend.js';
 import type { NftRule } from '../nft/types.js';
 import {
   deleteRulesBatch,
@@ -25,7 +25,7 @@ import type { FlannelFacts } from './subnet-env.js';
  * chain is normal — iptables-nft creates even built-in chains lazily — and is left out.
  */
 export async function listFlannelCandidates(
-  client: NftClient,
+  client: NftBackend,
   opts: FlannelMatchOptions,
 ): Promise<ChainListing[]> {
   const chains = flannelCandidateChains(opts);
@@ -47,7 +47,7 @@ export async function listFlannelCandidates(
  * and retries once, then gives up with that error.
  */
 export async function removeFlannelMasquerade(
-  client: NftClient,
+  client: NftBackend,
   facts: FlannelFacts | null,
   opts: FlannelMatchOptions,
 ): Promise<FlannelRuleRef[]> {

@@ -10,16 +10,15 @@ import { open, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NftError } from '../errors.js';
+import type { NftBackend, NftEventHandlers, NftEventStream, NftProbe } from './backend.js';
+import { NftMonitor } from './monitor.js';
 import type { NftBatch, NftListing, NftObject } from './types.js';
+
+export type { NftProbe } from './backend.js';
 
 export interface NftClientOptions {
   /** argv that runs nft, e.g. ['nft'], ['/usr/sbin/nft'] or ['ip','netns','exec','x','nft']. */
   argv?: readonly string[];
-}
-
-export interface NftProbe {
-  /** e.g. "1.0.6" */
-  version: string;
 }
 
 interface RunResult {
@@ -33,7 +32,7 @@ interface RunResult {
 const IPTABLES_MANAGED_WARNING =
   /^# Warning: table \S+ \S+ is managed by iptables-nft, do not touch!$/;
 
-export class NftClient {
+export class NftClient implements NftBackend {
   readonly argv: readonly string[];
 
   constructor(options: NftClientOptions = {}) {
@@ -180,6 +179,11 @@ export class NftClient {
     const out = await this.run(['-j', 'list', 'tables']);
     parseListing(out, this.describe(['-j', 'list', 'tables']));
     return { version };
+  }
+
+  /** `nft -j monitor` with the same argv (so it runs in the same network namespace). */
+  monitor(handlers: NftEventHandlers): NftEventStream {
+    return new NftMonitor({ argv: this.argv, ...handlers });
   }
 }
 

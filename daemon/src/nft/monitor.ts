@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Backoff } from '../daemon/backoff.js';
+import { Backoff } from '../util/backoff.js';
 
 /** One monitor event, reduced to what the daemon routes on. */
 export interface MonitorEvent {

@@ -3,7 +3,7 @@
  * parsed arguments and injected I/O, so tests drive it in-process.
  */
 import type { ParseArgsConfig } from 'node:util';
-import type { NftClient } from '../nft/client.js';
+import type { NftBackend } from '../nft/backend.js';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -22,7 +22,7 @@ export interface VerbContext {
   /** --config, or the default /etc/ip-masq/config.yaml. */
   configPath: string;
   /** An nft client honouring --nft. */
-  nft(): NftClient;
+  nft(): NftBackend;
 }
 
 export interface Verb {

@@ -1,0 +1,50 @@
+/**
+ * The seam between ip-masq and nftables: everything the program asks of nft, as one interface.
+ * Two implementations: NftClient (client.ts + monitor.ts: runs the real binary) and the
+ * in-memory fake the unit tests drive reconcile and the flannel pass with (test/helpers/).
+ */
+import type { MonitorEvent } from './monitor.js';
+import type { NftBatch, NftListing } from './types.js';
+
+export interface NftProbe {
+  /** e.g. "1.0.6" */
+  version: string;
+}
+
+/** What a consumer of the event stream is told (see NftMonitorOptions in monitor.ts). */
+export interface NftEventHandlers {
+  onEvent: (ev: MonitorEvent) => void;
+  /** The stream started (first time or after a restart). */
+  onStart?: (restarts: number) => void;
+  /** The stream broke; it is restarted after `retryInMs`. */
+  onExit?: (reason: string, retryInMs: number) => void;
+  /** Cheap test on the raw line before it is parsed (a busy node streams many events). */
+  prefilter?: (line: string) => boolean;
+}
+
+/** A running `nft -j monitor` (or its fake): start it once, stop it once. */
+export interface NftEventStream {
+  start(): void;
+  /** Stops the stream and any restart; resolves once it is gone. */
+  stop(): Promise<void>;
+  readonly running: boolean;
+}
+
+export interface NftBackend {
+  /** A human-readable form of how nft is run (`nft`, `ip netns exec x nft`), for messages. */
+  describe(args?: readonly string[]): string;
+  /**
+   * `nft -j list <what…>` (e.g. ['table','ip','ip-masq']) without the metainfo entry, or null
+   * when the object does not exist.
+   */
+  list(what: readonly string[]): Promise<NftListing | null>;
+  /**
+   * One transaction (`nft -j -f -`): all of it or none of it. `check` only validates it
+   * (`nft -c`). Rejects with an NftError; success is not proof, callers read back.
+   */
+  applyBatch(batch: NftBatch, options?: { check?: boolean }): Promise<void>;
+  /** nft runs, has JSON support, and may read the ruleset; rejects with a classified NftError. */
+  probe(): Promise<NftProbe>;
+  /** The change stream (`nft -j monitor`), not yet started. */
+  monitor(handlers: NftEventHandlers): NftEventStream;
+}
