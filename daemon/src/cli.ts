@@ -3,6 +3,7 @@
  * call it in-process; main.ts is the only place that touches process.*.
  */
 import { parseArgs } from 'node:util';
+import { COMMON_OPTIONS, splitArgv, unknownVerbMessage, type CommonOption } from './cli-args.js';
 import { ExitCode, IpMasqError, ConfigError } from './errors.js';
 import { NftClient } from './nft/client.js';
 import { VERBS } from './verbs/index.js';
@@ -11,11 +12,10 @@ import { VERSION } from './version.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/ip-masq/config.yaml';
 
-const COMMON_OPTIONS = {
-  config: { type: 'string' },
-  nft: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const COMMON_HELP: Record<CommonOption, string> = {
+  config: `  --config PATH  config file (default ${DEFAULT_CONFIG_PATH})`,
+  nft: '  --nft PATH     nft binary (default: nft from PATH)',
+};
 
 const EXIT_CODES = `Exit codes (every verb):
   0  ok
@@ -29,14 +29,14 @@ function mainHelp(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
   return `ip-masq ${VERSION}: node-level egress SNAT policy with nftables (the ip-masq-agent successor)
 
-Usage: ip-masq <verb> [--config PATH] [--nft PATH] [options]
+Usage: ip-masq [--config PATH] [--nft PATH] <verb> [options]
 
 Verbs:
 ${VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`).join('\n')}
 
-Common options:
-  --config PATH  config file (default ${DEFAULT_CONFIG_PATH})
-  --nft PATH     nft binary (default: nft from PATH)
+Common options (before or after the verb; "ip-masq <verb> --help" says which it uses):
+${COMMON_HELP.config}
+${COMMON_HELP.nft}
   -h, --help     help for ip-masq or a verb
   --version      print the version
 
@@ -44,40 +44,57 @@ ${EXIT_CODES}
 `;
 }
 
+/** A verb's help names only the options that verb accepts. */
 function verbHelp(verb: Verb): string {
   return `${verb.usage.trimEnd()}
 
 Common options:
-  --config PATH  config file (default ${DEFAULT_CONFIG_PATH})
-  --nft PATH     nft binary (default: nft from PATH)
-  -h, --help     this help
+${verb.common.map((o) => `${COMMON_HELP[o]}\n`).join('')}  -h, --help     this help
 
 ${EXIT_CODES}
 `;
 }
 
+/** The common options a verb uses, in parseArgs form. */
+function verbCommonOptions(verb: Verb): Record<string, (typeof COMMON_OPTIONS)[CommonOption]> {
+  return Object.fromEntries(verb.common.map((o) => [o, COMMON_OPTIONS[o]]));
+}
+
 /** Runs one CLI invocation; never throws, returns the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    (first === undefined ? io.stderr : io.stdout)(mainHelp());
-    return first === undefined ? ExitCode.USAGE : ExitCode.OK;
+  const split = splitArgv(argv, (name) => VERBS.find((v) => v.name === name)?.common ?? []);
+  if (split.kind === 'help') {
+    (split.toStderr ? io.stderr : io.stdout)(mainHelp());
+    return split.toStderr ? ExitCode.USAGE : ExitCode.OK;
   }
-  if (first === '--version' || first === '-V' || first === 'version') {
+  if (split.kind === 'version') {
     io.stdout(`ip-masq ${VERSION}\n`);
     return ExitCode.OK;
   }
-  const verb = VERBS.find((v) => v.name === first);
+  if (split.kind === 'usage') {
+    io.stderr(`ip-masq: ${split.message}\n`);
+    return ExitCode.USAGE;
+  }
+  const verb = VERBS.find((v) => v.name === split.verb);
   if (!verb) {
-    io.stderr(`ip-masq: unknown verb "${first}"; run "ip-masq --help" for the list\n`);
+    io.stderr(
+      `ip-masq: ${unknownVerbMessage(
+        split.verb,
+        VERBS.map((v) => v.name),
+      )}\n`,
+    );
     return ExitCode.USAGE;
   }
 
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...rest],
-      options: { ...COMMON_OPTIONS, ...verb.options },
+      args: split.args,
+      options: {
+        ...verbCommonOptions(verb),
+        ...verb.options,
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: verb.allowPositionals ?? false,
       strict: true,
     });
@@ -99,6 +116,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       positionals,
       io,
       configPath,
+      configExplicit: typeof values.config === 'string',
       nft: () => new NftClient(nftPath ? { argv: [nftPath] } : {}),
     });
   } catch (e) {

@@ -88,7 +88,8 @@ describe('ip-masq CLI', () => {
   });
 
   it('render prints exactly the batch apply runs, without root or nft', async () => {
-    const r = await cli('render', '--config', config, '--nft', '/nonexistent/nft');
+    // --nft before the verb is global: render, which runs no nft, ignores it.
+    const r = await cli('--nft', '/nonexistent/nft', 'render', '--config', config);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(
       planToBatch(buildPlan(makeConfig({ nonMasqueradeCIDRs: ['10.0.0.0/8', '198.51.100.0/24'] }))),

@@ -38,6 +38,7 @@ export const apply: Verb = {
 Loads the config, replaces ip-masq's nft tables in one atomic transaction if they differ from
 it, reads them back to verify, then deletes flannel's MASQUERADE rules. Idempotent: a second
 run changes nothing. Prints one line saying what changed.`,
+  common: ['config', 'nft'],
   options: {},
   async run(ctx) {
     const { config } = await loadConfig(ctx);

@@ -14,6 +14,7 @@ file:line:col: field: message and exits 6, or prints a one-line summary (or, wit
 effective config with defaults filled in, and which file each CIDR and setting came from).
 
   --json   print the effective config as JSON`,
+  common: ['config'],
   options: { json: { type: 'boolean' } },
   async run(ctx) {
     const loaded = await loadConfig(ctx);

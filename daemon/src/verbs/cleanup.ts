@@ -10,6 +10,7 @@ export const cleanup: Verb = {
 
 Deletes the tables "ip ip-masq" and "ip6 ip-masq". Touches nothing else (flannel's deleted
 rules are not restored). Safe to run when they do not exist.`,
+  common: ['nft'],
   options: {},
   async run(ctx) {
     const existed = await deleteTables(ctx.nft());

@@ -25,6 +25,7 @@ Exits 0 when nothing FAILed, 1 otherwise.
 
   --json       machine-readable output
   --root DIR   read host files (/etc/cni/net.d, systemd units, /proc) under DIR (default /)`,
+  common: ['config', 'nft'],
   options: { json: { type: 'boolean' }, root: { type: 'string' } },
   async run(ctx) {
     const root = typeof ctx.values.root === 'string' ? ctx.values.root : '/';

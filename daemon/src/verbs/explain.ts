@@ -38,6 +38,7 @@ need root. A destination that is an address of this host is always "keep source"
   --proto PROTO  tcp, udp, sctp, icmp, … (with toPorts: which source ports it may get;
                  default: any protocol, showing the toPorts split)
   --json         machine-readable output`,
+  common: ['config'],
   options: { src: { type: 'string' }, proto: { type: 'string' }, json: { type: 'boolean' } },
   allowPositionals: true,
   async run(ctx) {

@@ -15,6 +15,7 @@ apply pipes it to "nft -j -f -". Reads flannel's subnet.env for the pod-network 
 Needs no root and changes nothing.
 
   --compact   one line, as sent to nft`,
+  common: ['config'],
   options: { compact: { type: 'boolean' } },
   async run(ctx) {
     const { config } = await loadConfig(ctx);

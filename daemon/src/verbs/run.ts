@@ -33,6 +33,7 @@ and/or serves GET /metrics.
 Options:
   --state-dir DIR    where the last good config is kept (default $STATE_DIRECTORY, else /var/lib/ip-masq)
   --log-level LEVEL  debug, info (default), warn or error`,
+  common: ['config', 'nft'],
   options: {
     'state-dir': { type: 'string' },
     'log-level': { type: 'string' },

@@ -35,6 +35,7 @@ state directory). Exits 0 when everything matches, 1 otherwise.
 
   --state-dir DIR  the daemon's state directory (default $STATE_DIRECTORY, else /var/lib/ip-masq)
   --json           machine-readable output`,
+  common: ['config', 'nft'],
   options: { json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
   async run(ctx) {
     const { config } = await loadConfig(ctx);

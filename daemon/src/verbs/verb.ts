@@ -3,6 +3,7 @@
  * parsed arguments and injected I/O, so tests drive it in-process.
  */
 import type { ParseArgsConfig } from 'node:util';
+import type { CommonOption } from '../cli-args.js';
 import type { NftBackend } from '../nft/backend.js';
 
 export interface CliIo {
@@ -21,6 +22,8 @@ export interface VerbContext {
   io: CliIo;
   /** --config, or the default /etc/ip-masq/config.yaml. */
   configPath: string;
+  /** --config was given: a missing file is then a mistake, not a request for the defaults. */
+  configExplicit: boolean;
   /** An nft client honouring --nft. */
   nft(): NftBackend;
 }
@@ -31,6 +34,8 @@ export interface Verb {
   summary: string;
   /** Usage line(s) and option help for `ip-masq <verb> --help`. */
   usage: string;
+  /** The common options (--config, --nft) this verb uses; its help lists only these. */
+  common: readonly CommonOption[];
   options: NonNullable<ParseArgsConfig['options']>;
   /** Whether positional arguments are accepted. */
   allowPositionals?: boolean;
