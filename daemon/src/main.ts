@@ -4,11 +4,18 @@
  */
 import { runCli } from './cli.js';
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 const io = {
   stdout: (text: string) => void process.stdout.write(text),
   stderr: (text: string) => void process.stderr.write(text),
   env: process.env,
   signals: process,
+  stdin: readStdin,
 };
 
 runCli(process.argv.slice(2), io).then(

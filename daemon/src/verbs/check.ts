@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { configToJson, formatListen } from '../config/to-json.js';
-import { ExitCode } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
+import { withImportHint } from '../migrate/manifest-hint.js';
 import { loadConfig, plural } from './common.js';
 import type { Verb } from './verb.js';
 
@@ -17,7 +18,10 @@ effective config with defaults filled in, and which file each CIDR and setting c
   common: ['config'],
   options: { json: { type: 'boolean' } },
   async run(ctx) {
-    const loaded = await loadConfig(ctx);
+    const loaded = await loadConfig(ctx).catch(async (e: unknown) => {
+      // A pasted ip-masq-agent ConfigMap/DaemonSet: say how to convert it.
+      throw e instanceof ConfigError ? await withImportHint(e) : e;
+    });
     const { config } = loaded;
     if (ctx.values.json) {
       const settings: Record<string, string> = {};

@@ -4,9 +4,20 @@ import { check } from './check.js';
 import { cleanup } from './cleanup.js';
 import { doctor } from './doctor.js';
 import { explain } from './explain.js';
+import { importVerb } from './import.js';
 import { render } from './render.js';
 import { run } from './run.js';
 import { status } from './status.js';
 import type { Verb } from './verb.js';
 
-export const VERBS: readonly Verb[] = [check, render, apply, status, explain, doctor, cleanup, run];
+export const VERBS: readonly Verb[] = [
+  check,
+  render,
+  apply,
+  status,
+  explain,
+  doctor,
+  importVerb,
+  cleanup,
+  run,
+];

@@ -12,6 +12,8 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   /** Resolves when the process is asked to stop (SIGTERM/SIGINT); used by long-running verbs. */
   signals?: NodeJS.EventEmitter;
+  /** All of standard input (verbs reading `-`); default: the process's stdin. */
+  stdin?: () => Promise<string>;
 }
 
 export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
