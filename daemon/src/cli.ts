@@ -116,7 +116,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       positionals,
       io,
       configPath,
-      configExplicit: typeof values.config === 'string',
+      configExplicit: typeof values.config === 'string' && values.config !== DEFAULT_CONFIG_PATH,
       nft: () => new NftClient(nftPath ? { argv: [nftPath] } : {}),
     });
   } catch (e) {

@@ -329,7 +329,9 @@ describe('metrics.listen', () => {
     writeFileSync(path, 'metrics:\n  listen: "0.0.0.0:9817"\n');
     const r = await cli('check', '--config', path);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('warning: metrics.listen 0.0.0.0:9817 is not a loopback address');
+    expect(r.stdout).toContain(
+      `warning: ${path}:2:3: metrics.listen: 0.0.0.0:9817 is not a loopback address`,
+    );
     writeFileSync(path, 'metrics:\n  listen: "127.0.0.1:9817"\n');
     expect((await cli('check', '--config', path)).stdout).not.toContain('warning');
   });

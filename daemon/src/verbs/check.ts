@@ -1,9 +1,53 @@
 import { relative } from 'node:path';
+import type { LoadedConfigTree } from '../config/dropins.js';
+import { emptyListWarnings } from '../config/empty-lists.js';
 import { configToJson, formatListen } from '../config/to-json.js';
-import { ConfigError, ExitCode } from '../errors.js';
+import { ConfigError, ExitCode, formatConfigIssue, type ConfigIssue } from '../errors.js';
 import { withImportHint } from '../migrate/manifest-hint.js';
 import { loadConfig, plural } from './common.js';
 import type { Verb } from './verb.js';
+
+/** A config issue as `check --json` prints it (stable field names for scripts). */
+function issueJson(i: ConfigIssue): Record<string, string | number> {
+  return { file: i.file, line: i.line, column: i.col, path: i.path, message: i.message };
+}
+
+/** Valid but probably not what was meant: each with its place when it has one. */
+function checkWarnings(loaded: LoadedConfigTree): ConfigIssue[] {
+  const warnings = loaded.files.flatMap((f) => emptyListWarnings(f.text, f.path));
+  const listen = loaded.config.metrics.listen;
+  if (listen && !listen.loopback) {
+    const at = loaded.settingSources.get('metrics.listen');
+    warnings.push({
+      file: at?.file ?? loaded.path,
+      line: at?.line ?? 0,
+      col: at?.col ?? 0,
+      path: 'metrics.listen',
+      message: `${formatListen(listen)} is not a loopback address: /metrics is reachable from other hosts, without authentication`,
+    });
+  }
+  return warnings;
+}
+
+function effectiveJson(loaded: LoadedConfigTree, warnings: ConfigIssue[]): unknown {
+  const settings: Record<string, string> = {};
+  for (const [key, s] of [...loaded.settingSources].sort(([a], [b]) => (a < b ? -1 : 1)))
+    settings[key] = `${s.file}:${s.line}:${s.col}`;
+  return {
+    valid: true,
+    ...configToJson(loaded.config),
+    warnings: warnings.map(issueJson),
+    sources: {
+      files: loaded.files.map((f) => f.path),
+      dropInDir: loaded.dropInDir,
+      ignored: loaded.ignored,
+      nonMasqueradeCIDRs: loaded
+        .cidrSources()
+        .map((s) => ({ cidr: s.cidr, file: s.file ?? 'default', line: s.line })),
+      settings,
+    },
+  };
+}
 
 export const check: Verb = {
   name: 'check',
@@ -11,37 +55,34 @@ export const check: Verb = {
   usage: `Usage: ip-masq check [--config PATH] [--json]
 
 Validates the config merged with the drop-ins of config.d/ next to it. Prints every problem as
-file:line:col: field: message and exits 6, or prints a one-line summary (or, with --json, the
-effective config with defaults filled in, and which file each CIDR and setting came from).
+file:line:col: field: message and exits 6, or prints a one-line summary and any warnings.
+A file named with --config must exist; the default file being absent means the defaults.
 
-  --json   print the effective config as JSON`,
+  --json   print {"valid": true, <the effective config with defaults filled in, where each
+           CIDR and setting came from>, "warnings": […]}, or {"valid": false, "issues":
+           [{"file", "line", "column", "path", "message"}, …]} and exit 6`,
   common: ['config'],
   options: { json: { type: 'boolean' } },
   async run(ctx) {
-    const loaded = await loadConfig(ctx).catch(async (e: unknown) => {
+    let loaded: LoadedConfigTree;
+    try {
+      loaded = await loadConfig(ctx);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
       // A pasted ip-masq-agent ConfigMap/DaemonSet: say how to convert it.
-      throw e instanceof ConfigError ? await withImportHint(e) : e;
-    });
-    const { config } = loaded;
+      const err = await withImportHint(e);
+      if (!ctx.values.json) throw err;
+      ctx.io.stdout(
+        `${JSON.stringify({ valid: false, issues: err.issues.map(issueJson) }, null, 2)}\n`,
+      );
+      return ExitCode.CONFIG_INVALID;
+    }
+    const warnings = checkWarnings(loaded);
     if (ctx.values.json) {
-      const settings: Record<string, string> = {};
-      for (const [key, s] of [...loaded.settingSources].sort(([a], [b]) => (a < b ? -1 : 1)))
-        settings[key] = `${s.file}:${s.line}:${s.col}`;
-      const json = {
-        ...configToJson(config),
-        sources: {
-          files: loaded.files.map((f) => f.path),
-          dropInDir: loaded.dropInDir,
-          ignored: loaded.ignored,
-          nonMasqueradeCIDRs: loaded
-            .cidrSources()
-            .map((s) => ({ cidr: s.cidr, file: s.file ?? 'default', line: s.line })),
-          settings,
-        },
-      };
-      ctx.io.stdout(`${JSON.stringify(json, null, 2)}\n`);
+      ctx.io.stdout(`${JSON.stringify(effectiveJson(loaded, warnings), null, 2)}\n`);
       return ExitCode.OK;
     }
+    const { config } = loaded;
     const dropIns = loaded.files.filter((f) => f.path !== ctx.configPath);
     const mainPresent = loaded.files.length > dropIns.length;
     let origin: string;
@@ -58,12 +99,7 @@ effective config with defaults filled in, and which file each CIDR and setting c
       `ok: ${origin}: ${plural(config.nonMasqueradeCIDRs.length, 'nonMasqueradeCIDR')} → ${plural(config.collapsed.ipv4.length, 'IPv4 prefix').replace('prefixs', 'prefixes')}${v6} after collapsing\n`,
     );
     for (const i of loaded.ignored) ctx.io.stdout(`  skipped ${i.path}: ${i.reason}\n`);
-    const listen = config.metrics.listen;
-    if (listen && !listen.loopback) {
-      ctx.io.stdout(
-        `  warning: metrics.listen ${formatListen(listen)} is not a loopback address: /metrics is reachable from other hosts, without authentication\n`,
-      );
-    }
+    for (const w of warnings) ctx.io.stdout(`  warning: ${formatConfigIssue(w)}\n`);
     if (dropIns.length > 0 && loaded.cidrSources().every((s) => s.file === null)) {
       ctx.io.stdout('  nonMasqueradeCIDRs: the default list (no file sets it)\n');
     }

@@ -24,7 +24,10 @@ export interface VerbContext {
   io: CliIo;
   /** --config, or the default /etc/ip-masq/config.yaml. */
   configPath: string;
-  /** --config was given: a missing file is then a mistake, not a request for the defaults. */
+  /**
+   * --config named a file other than the default: a missing file is then a mistake, not a
+   * request for the defaults (which the default path's absence is, as documented).
+   */
   configExplicit: boolean;
   /** An nft client honouring --nft. */
   nft(): NftBackend;
