@@ -3,11 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { splitArgv, unknownVerbMessage } from '../../daemon/src/cli-args.js';
 import { VERBS } from '../../daemon/src/verbs/index.js';
 import { cli } from '../helpers/cli.js';
-
-/** Every `--option` a text names. */
-function optionsNamed(text: string): Set<string> {
-  return new Set([...text.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1] as string));
-}
+import { optionsListed } from '../helpers/help-options.js';
 
 describe('splitArgv', () => {
   it('moves common options given before the verb after it', () => {
@@ -72,12 +68,12 @@ describe('runCli', () => {
     });
   });
 
-  it("each verb's help names exactly the options its parser accepts", async () => {
+  it("each verb's help lists exactly the options its parser accepts", async () => {
     for (const verb of VERBS) {
       const help = await cli(verb.name, '--help');
       expect(help.code).toBe(0);
       const accepted = new Set([...verb.common, ...Object.keys(verb.options), 'help']);
-      expect([...optionsNamed(help.stdout)].sort(), verb.name).toEqual([...accepted].sort());
+      expect([...optionsListed(help.stdout)].sort(), verb.name).toEqual([...accepted].sort());
     }
   });
 });

@@ -22,6 +22,7 @@ Everything not carried over is named on stderr. Exits 6 when the agent itself wo
 the input. Typical use:
   kubectl get cm,ds -n kube-system ip-masq-agent -o yaml | ip-masq import > config.yaml
   ip-masq check --config config.yaml`,
+  common: [],
   options: {},
   allowPositionals: true,
   async run(ctx) {
