@@ -15,9 +15,10 @@ Reads what an ip-masq-agent deployment is made of and prints an ip-masq config.y
 same meaning on stdout. FILE (default: stdin) is the agent's config body (YAML or JSON), its
 ConfigMap manifest, or the output of
   kubectl get cm,ds -n kube-system ip-masq-agent -o yaml
-(a List or several YAML documents), whose DaemonSet args are mapped too:
-  --nomasq-all-reserved-ranges → nomasqAllReservedRanges   --enable-ipv6 → enableIPv6
-  --random-fully → randomFully   --to-ports → toPorts   --masq-chain: noted for cleanup
+(a List or several YAML documents), whose DaemonSet container args are mapped too
+(the agent's flags, written here without their dashes):
+  nomasq-all-reserved-ranges → nomasqAllReservedRanges   enable-ipv6 → enableIPv6
+  random-fully → randomFully   to-ports → toPorts   masq-chain: noted for cleanup
 Everything not carried over is named on stderr. Exits 6 when the agent itself would reject
 the input. Typical use:
   kubectl get cm,ds -n kube-system ip-masq-agent -o yaml | ip-masq import > config.yaml
