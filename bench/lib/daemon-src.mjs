@@ -18,8 +18,8 @@ export async function loadDaemonSources(outDir = join(REPO, 'bench/out')) {
   await build({
     stdin: {
       contents: [
-        "export { reconcile } from './daemon/src/daemon/reconcile.ts';",
-        "export { flannelHooks } from './daemon/src/daemon/flannel-hooks.ts';",
+        "export { reconcile } from './daemon/src/reconcile/reconcile.ts';",
+        "export { flannelHooks } from './daemon/src/reconcile/flannel-hooks.ts';",
         "export { NftClient } from './daemon/src/nft/client.ts';",
         "export { parseConfigText } from './daemon/src/config/parse.ts';",
       ].join('\n'),

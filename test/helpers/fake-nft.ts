@@ -89,12 +89,11 @@ function listedElement(e: NftSetElement): NftSetElement {
   return { prefix: { addr: canon(e.prefix.addr), len: e.prefix.len } };
 }
 
+const NAT_STATEMENTS = new Set(['masquerade', 'snat', 'dnat', 'redirect']);
+
 /** How nft lists a rule's expressions back (see the module comment). */
 function listedValue(v: unknown, parent?: string): unknown {
-  if (Array.isArray(v)) {
-    if (parent === 'flags' && v.length === 1) return v[0];
-    return v.map((x) => listedValue(x));
-  }
+  if (Array.isArray(v)) return v.map((x) => listedValue(x));
   if (v === null || typeof v !== 'object') return v;
   const o = v as Record<string, unknown>;
   if ('prefix' in o && Object.keys(o).length === 1)
@@ -102,6 +101,15 @@ function listedValue(v: unknown, parent?: string): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(o)) {
     if (k === 'counter' && x === null) out[k] = { packets: 0, bytes: 0 };
+    // A nat statement lists a single flag as a string (fib keeps its array).
+    else if (
+      k === 'flags' &&
+      parent &&
+      NAT_STATEMENTS.has(parent) &&
+      Array.isArray(x) &&
+      x.length === 1
+    )
+      out[k] = x[0];
     else out[k] = listedValue(x, k);
   }
   return out;

@@ -84,7 +84,7 @@ class Fixture {
         const changed = JSON.stringify(this.live) !== JSON.stringify(want);
         this.live = [...want];
         const flannelDeleted = this.flannelToDelete.map((r) => ({
-          family: 'ip',
+          family: 'ip' as const,
           table: 'nat',
           ...r,
         }));
@@ -92,6 +92,7 @@ class Fixture {
         return {
           changed,
           reason: changed ? 'set differs' : null,
+          warnings: [],
           cidrsAdded: changed ? want.filter((c) => !before.includes(c)) : [],
           cidrsRemoved: changed ? before.filter((c) => !want.includes(c)) : [],
           flannelDeleted,

@@ -75,6 +75,8 @@ describe('runDaemon', () => {
         if (changed) applied.push(config.nonMasqueradeCIDRs);
         return {
           changed,
+          reason: changed ? 'set differs' : null,
+          warnings: [],
           cidrsAdded: [],
           cidrsRemoved: [],
           flannelDeleted: [],

@@ -161,7 +161,22 @@ describe('instrumentDaemon', () => {
       { changed: true, flannelDeleted: [], plan: buildPlan(makeConfig({ masqLinkLocal: true })) }, // config change
       {
         changed: false,
-        flannelDeleted: [{}, {}],
+        flannelDeleted: [
+          {
+            family: 'ip' as const,
+            table: 'nat',
+            chain: 'FLANNEL-POSTRTG',
+            handle: 7,
+            iptables: '',
+          },
+          {
+            family: 'ip' as const,
+            table: 'nat',
+            chain: 'FLANNEL-POSTRTG',
+            handle: 8,
+            iptables: '',
+          },
+        ],
         plan: buildPlan(makeConfig({ masqLinkLocal: true })),
       },
     ];

@@ -11,6 +11,7 @@
  * `flush ruleset`) is healed from the last good config rather than left until the file is fixed.
  */
 import type { Config } from '../config/schema.js';
+import type { ReconcileResult } from '../reconcile/reconcile.js';
 import { ConfigError, formatConfigIssue, isIpMasqError, NftError } from '../errors.js';
 import { Backoff } from '../util/backoff.js';
 import { RepeatLimiter, type Logger } from './log.js';
@@ -27,22 +28,8 @@ export interface LoadedConfig {
   path: string;
 }
 
-/** The part of reconcile's result (daemon/reconcile.ts) the daemon reports. */
-export interface ReconcileSummary {
-  changed: boolean;
-  reason?: string | null;
-  cidrsAdded: string[];
-  cidrsRemoved: string[];
-  flannelDeleted: ReadonlyArray<{
-    family?: string;
-    table?: string;
-    chain: string;
-    iptables: string;
-  }>;
-  warnings?: string[];
-  transactions: number;
-  durationMs: number;
-}
+/** What the daemon reports of a reconcile pass: all of it but the plan. */
+export type ReconcileSummary = Omit<ReconcileResult, 'plan'>;
 
 export interface ControllerDeps {
   configPath: string;
@@ -182,7 +169,7 @@ export class DaemonController {
           trigger: triggers[0],
           triggers,
           generation: this.generationCount,
-          reason: result.reason ?? null,
+          reason: result.reason,
           source: enforced.origin === 'absent' ? 'defaults (no config file)' : enforced.source,
           cidrsAdded: result.cidrsAdded,
           cidrsRemoved: result.cidrsRemoved,
@@ -199,7 +186,7 @@ export class DaemonController {
     const readd = this.deps.flannelReadds?.record(result.flannelDeleted.length, this.now());
     if (readd?.warning)
       this.deps.log.warn({ flannelRulesDeleted: result.flannelDeleted.length }, readd.warning);
-    for (const w of result.warnings ?? []) this.limited('warn', `warning:${w}`, { problem: w }, w);
+    for (const w of result.warnings) this.limited('warn', `warning:${w}`, { problem: w }, w);
 
     if (target.kind === 'apply') {
       this.enforced = target.enforced;

@@ -8,6 +8,7 @@ import { formatListen } from '../config/to-json.js';
 import type { Config, MetricsConfig } from '../config/schema.js';
 import { planToBatch } from '../nft/to-nft.js';
 import type { Plan } from '../plan/plan.js';
+import type { ReconcileResult } from '../reconcile/reconcile.js';
 import { DaemonMetrics } from './recorder.js';
 import { startMetricsServer, type MetricsServer } from './server.js';
 import { removeTextfile, textfilePath, writeTextfile } from './textfile.js';
@@ -18,11 +19,9 @@ export interface MetricsLog {
   warn(obj: object, msg: string): void;
 }
 
-interface ReconcileLike {
-  changed: boolean;
-  flannelDeleted: readonly unknown[];
-  plan?: Plan;
-}
+/** The part of a reconcile result the metrics read (tests pass no plan). */
+type ReconcileLike = Pick<ReconcileResult, 'changed' | 'flannelDeleted'> &
+  Partial<Pick<ReconcileResult, 'plan'>>;
 
 interface ReaddTracker {
   record(deleted: number, now: number): { warning: string | null };

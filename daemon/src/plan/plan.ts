@@ -28,6 +28,8 @@ export const SET_NAME = 'nomasq';
 export const CHAIN_PRIORITY = 110;
 
 export type NftTableFamily = 'ip' | 'ip6';
+/** Both families ip-masq owns a table in, in the order they are planned and listed. */
+export const FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
 
 export const LINK_LOCAL: Record<IpFamily, Cidr> = {
   ipv4: { family: 'ipv4', addr: 0xa9fe0000n, len: 16 }, // 169.254.0.0/16

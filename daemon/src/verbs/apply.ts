@@ -1,5 +1,5 @@
 import { ExitCode } from '../errors.js';
-import { reconcile, type ReconcileResult } from '../daemon/reconcile.js';
+import { reconcile, type ReconcileResult } from '../reconcile/reconcile.js';
 import { loadConfig, plural, reconcileDeps } from './common.js';
 import type { Verb } from './verb.js';
 

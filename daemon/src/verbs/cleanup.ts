@@ -1,5 +1,5 @@
 import { ExitCode } from '../errors.js';
-import { cleanup as deleteTables } from '../daemon/reconcile.js';
+import { cleanup as deleteTables } from '../reconcile/reconcile.js';
 import type { Verb } from './verb.js';
 
 export const cleanup: Verb = {

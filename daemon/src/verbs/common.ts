@@ -1,8 +1,8 @@
 /** Steps several verbs share: load the config, and build reconcile's dependencies. */
 import { loadConfigTree, type LoadedConfigTree } from '../config/dropins.js';
 import { ConfigError } from '../errors.js';
-import type { ReconcileDeps } from '../daemon/reconcile.js';
-import { flannelHooks } from '../daemon/flannel-hooks.js';
+import type { ReconcileDeps } from '../reconcile/reconcile.js';
+import { flannelHooks } from '../reconcile/flannel-hooks.js';
 import type { VerbContext } from './verb.js';
 
 /**

@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { ExitCode, IpMasqError } from '../errors.js';
 import { formatIp, parseIp } from '../net/cidr.js';
-import { flannelHooks } from '../daemon/flannel-hooks.js';
+import { flannelHooks } from '../reconcile/flannel-hooks.js';
 import { explainPacket } from '../plan/explain.js';
 import { buildPlan } from '../plan/plan.js';
 import { loadConfig } from './common.js';

@@ -1,7 +1,7 @@
 import { ExitCode } from '../errors.js';
 import { planToBatch } from '../nft/to-nft.js';
 import { buildPlan } from '../plan/plan.js';
-import { flannelHooks } from '../daemon/flannel-hooks.js';
+import { flannelHooks } from '../reconcile/flannel-hooks.js';
 import { loadConfig } from './common.js';
 import type { Verb } from './verb.js';
 

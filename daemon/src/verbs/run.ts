@@ -1,8 +1,8 @@
 /** `ip-masq run`: the daemon (systemd's ExecStart). */
 import { loadConfigTree, parseConfigSnapshot } from '../config/dropins.js';
 import { defaultConfig } from '../config/parse.js';
-import { flannelHooks } from '../daemon/flannel-hooks.js';
-import { reconcile, type ReconcileMemo } from '../daemon/reconcile.js';
+import { flannelHooks } from '../reconcile/flannel-hooks.js';
+import { reconcile, type ReconcileMemo } from '../reconcile/reconcile.js';
 import { runDaemon } from '../daemon/run.js';
 import { runtimeStatusWriter } from '../daemon/runtime-status.js';
 import { resolveStateDir } from '../daemon/state.js';

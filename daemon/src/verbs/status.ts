@@ -1,9 +1,9 @@
 import { ExitCode } from '../errors.js';
 import { expectedState, tableDifference } from '../nft/normalize.js';
-import { readLiveTables } from '../daemon/reconcile.js';
+import { readLiveTables } from '../reconcile/live-tables.js';
 import { readRuntimeStatus } from '../daemon/runtime-status.js';
 import { resolveStateDir } from '../daemon/state.js';
-import { flannelHooks } from '../daemon/flannel-hooks.js';
+import { flannelHooks } from '../reconcile/flannel-hooks.js';
 import { buildPlan, type NftTableFamily } from '../plan/plan.js';
 import { ruleText } from '../plan/explain.js';
 import { loadConfig } from './common.js';

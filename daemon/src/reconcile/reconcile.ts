@@ -8,40 +8,11 @@
  */
 import type { Config } from '../config/schema.js';
 import { IpMasqError } from '../errors.js';
-import { formatCidr } from '../net/cidr.js';
 import type { NftBackend } from '../nft/backend.js';
-import { expectedState, liveState, tableDifference, type TableState } from '../nft/normalize.js';
 import { cleanupBatch, planToBatch } from '../nft/to-nft.js';
-import {
-  buildPlan,
-  TABLE_NAME,
-  type NftTableFamily,
-  type Plan,
-  type PlanFacts,
-} from '../plan/plan.js';
-
-/** A flannel MASQUERADE rule that was deleted, for the audit log. */
-export interface DeletedForeignRule {
-  family: 'ip' | 'ip6';
-  table: string;
-  chain: string;
-  /** nft rule handle; absent for iptables-legacy rules (deleted by their exact spec). */
-  handle?: number;
-  /** The rule in iptables-save syntax. */
-  iptables: string;
-}
-
-/** How reconcile learns about and removes flannel's rules (see daemon/src/flannel/). */
-export interface FlannelHooks {
-  /** Pod-network facts for the plan, plus problems to report (a malformed subnet.env). */
-  facts(config: Config): Promise<{ facts: PlanFacts; problems: string[]; raw: unknown }>;
-  /** Deletes flannel's MASQUERADE rules; called only after our tables are verified. */
-  remove(
-    client: NftBackend,
-    config: Config,
-    raw: unknown,
-  ): Promise<{ deleted: DeletedForeignRule[]; problems: string[] }>;
-}
+import { buildPlan, NO_FACTS, type Plan } from '../plan/plan.js';
+import type { DeletedForeignRule, FlannelFactsRead, FlannelHooks } from './flannel-hooks.js';
+import { planDifference, readLiveTables, setDiff, type LiveTables } from './live-tables.js';
 
 /**
  * What a long-running caller (the daemon) keeps between passes: our tables as last verified in
@@ -50,7 +21,7 @@ export interface FlannelHooks {
  * write. A pass whose plan did not change still reads, since that read is the drift check.
  */
 export interface ReconcileMemo {
-  verified?: Record<NftTableFamily, TableState | null>;
+  verified?: LiveTables;
 }
 
 export interface ReconcileDeps {
@@ -75,56 +46,16 @@ export interface ReconcileResult {
   plan: Plan;
 }
 
-const FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
-
-/** Our live tables, normalized; null entries are absent tables. */
-export async function readLiveTables(
-  client: NftBackend,
-): Promise<Record<NftTableFamily, TableState | null>> {
-  const [ip, ip6] = await Promise.all(
-    FAMILIES.map(async (f) => liveState(await client.list(['table', f, TABLE_NAME]), f)),
-  );
-  return { ip: ip ?? null, ip6: ip6 ?? null };
-}
-
-/** First difference between the plan and the live tables, or null when they match. */
-export function planDifference(
-  plan: Plan,
-  live: Record<NftTableFamily, TableState | null>,
-): string | null {
-  for (const family of FAMILIES) {
-    const table = plan.tables.find((t) => t.family === family);
-    const diff = tableDifference(table ? expectedState(table) : null, live[family]);
-    if (diff) return diff;
-  }
-  return null;
-}
-
-function setDiff(
-  plan: Plan,
-  live: Record<NftTableFamily, TableState | null>,
-): { added: string[]; removed: string[] } {
-  const want = new Set(plan.tables.flatMap((t) => t.set.map(formatCidr)));
-  const have = new Set(FAMILIES.flatMap((f) => live[f]?.set ?? []));
-  return {
-    added: [...want].filter((c) => !have.has(c)),
-    removed: [...have].filter((c) => !want.has(c)),
-  };
-}
-
 export async function reconcile(deps: ReconcileDeps, config: Config): Promise<ReconcileResult> {
   const started = performance.now();
   const warnings: string[] = [];
-  let facts: PlanFacts = { podNetwork: {} };
-  let rawFacts: unknown = null;
+  let read: FlannelFactsRead = { facts: NO_FACTS, flannel: null, problems: [] };
   if (deps.flannel) {
-    const f = await deps.flannel.facts(config);
-    facts = f.facts;
-    rawFacts = f.raw;
-    warnings.push(...f.problems);
+    read = await deps.flannel.facts(config);
+    warnings.push(...read.problems);
   }
 
-  const plan = buildPlan(config, facts);
+  const plan = buildPlan(config, read.facts);
   const memo = deps.memo;
   const remembered = memo?.verified;
   // Forget first: if anything below fails, the next pass must look at the kernel again.
@@ -155,7 +86,7 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
 
   let flannelDeleted: DeletedForeignRule[] = [];
   if (deps.flannel && config.flannel.removeMasquerade) {
-    const removal = await deps.flannel.remove(deps.client, config, rawFacts);
+    const removal = await deps.flannel.remove(deps.client, config, read.flannel);
     flannelDeleted = removal.deleted;
     warnings.push(...removal.problems);
     if (flannelDeleted.some((d) => d.handle !== undefined)) transactions++;
