@@ -1,6 +1,6 @@
 /**
  * The "hold the line" pieces against the real kernel: `nft -j monitor rules` sees flanneld's
- * re-add (iptables-restore --noflush, as ipTablesCleanAndBuild does), isFlannelMasqueradeEvent
+ * re-add (iptables-restore --noflush, as ipTablesCleanAndBuild does), isFlannelMasqueradeAdd
  * picks exactly the MASQUERADE additions, and a monitor-triggered removal pass deletes them
  * again. Also captures test/fixtures/flannel/monitor-readd.ndjson for the unit tests.
  */
@@ -9,10 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NftClient } from '../../daemon/src/nft/client.js';
-import {
-  isFlannelMasqueradeEvent,
-  FlannelReaddTracker,
-} from '../../daemon/src/flannel/episodes.js';
+import { FlannelReaddTracker } from '../../daemon/src/flannel/episodes.js';
+import { isFlannelMasqueradeAdd } from '../../daemon/src/flannel/match.js';
+import { parseMonitorLine } from '../../daemon/src/nft/monitor.js';
 import { removeFlannelMasquerade } from '../../daemon/src/flannel/remove.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import { Netns, canUseNetns } from '../helpers/netns.js';
@@ -27,6 +26,11 @@ const facts = resolveFlannelFacts(
   { text: scenario.subnetEnv, path: 'p' },
 ).facts;
 const cleanup: (() => Promise<void> | void)[] = [];
+/** The daemon's monitor routing for one printed line. */
+const isFlannelAdd = (line: string): boolean => {
+  const ev = parseMonitorLine(line);
+  return ev !== null && isFlannelMasqueradeAdd(ev);
+};
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c();
 });
@@ -102,7 +106,7 @@ describe.runIf(canUseNetns())('flannel re-add seen through nft -j monitor', () =
           .split('\n')
           .filter((l) => l !== ''),
       );
-    const hits = events.filter((l) => isFlannelMasqueradeEvent(l, facts, { enableIPv6: true }));
+    const hits = events.filter(isFlannelAdd);
     expect(hits).toHaveLength(4);
     await ns.dispose();
   });
@@ -128,7 +132,7 @@ describe.runIf(canUseNetns())('flannel re-add seen through nft -j monitor', () =
     const onLines = (): void => {
       const fresh = mon.lines.slice(handled);
       handled = mon.lines.length;
-      if (!fresh.some((l) => isFlannelMasqueradeEvent(l, facts, opts))) return;
+      if (!fresh.some(isFlannelAdd)) return;
       pass = pass.then(async () => {
         const v = tracker.record(
           (await removeFlannelMasquerade(client, facts, opts)).length,

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../../daemon/src/util/backoff.js';
+import { isFlannelMasqueradeAdd } from '../../daemon/src/flannel/match.js';
 import {
-  isFlannelMasqueradeAdd,
   mayConcernUs,
   NftMonitor,
   parseMonitorLine,

@@ -1,18 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  FlannelReaddTracker,
-  isFlannelMasqueradeEvent,
-  FLANNEL_MASQ_FIX,
-} from '../../daemon/src/flannel/episodes.js';
-import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
-import { SUBNET_ENV_DUAL } from '../fixtures/flannel/scenarios.js';
-
-const facts = resolveFlannelFacts(
-  { clusterCIDR: [], nodeSubnet: [] },
-  { text: SUBNET_ENV_DUAL, path: 'p' },
-).facts;
+import { FlannelReaddTracker, FLANNEL_MASQ_FIX } from '../../daemon/src/flannel/episodes.js';
+import { isFlannelMasqueradeAdd } from '../../daemon/src/flannel/match.js';
+import { parseMonitorLine } from '../../daemon/src/nft/monitor.js';
 
 describe('FlannelReaddTracker', () => {
   it('the first pass cleans leftovers silently', () => {
@@ -72,7 +63,7 @@ describe('FlannelReaddTracker', () => {
   });
 });
 
-describe('isFlannelMasqueradeEvent', () => {
+describe('isFlannelMasqueradeAdd (the monitor trigger, flannel/match.ts)', () => {
   // Captured from `nft -j monitor rules` while iptables-restore re-created flannel's rules
   // (test/integration/flannel-monitor.test.ts writes it).
   const lines = readFileSync(
@@ -81,9 +72,14 @@ describe('isFlannelMasqueradeEvent', () => {
   )
     .split('\n')
     .filter((l) => l.trim() !== '');
+  const isAdd = (line: string): boolean => {
+    const ev = parseMonitorLine(line);
+    return ev !== null && isFlannelMasqueradeAdd(ev);
+  };
+  const event = (rule: Record<string, unknown>): string => JSON.stringify({ add: { rule } });
 
-  it('is true exactly for the MASQUERADE additions of a flannel re-add', () => {
-    const hits = lines.filter((l) => isFlannelMasqueradeEvent(l, facts, { enableIPv6: true }));
+  it('is true exactly for the MASQUERADE additions of a flannel re-add (both families)', () => {
+    const hits = lines.filter(isAdd);
     expect(lines.length).toBeGreaterThan(hits.length);
     expect(hits).toHaveLength(4);
     for (const h of hits)
@@ -92,89 +88,56 @@ describe('isFlannelMasqueradeEvent', () => {
       );
   });
 
-  it('IPv6 additions only with enableIPv6; parsed objects work too', () => {
-    const hits = lines.filter((l) =>
-      isFlannelMasqueradeEvent(JSON.parse(l), facts, { enableIPv6: false }),
-    );
-    expect(hits).toHaveLength(2);
-    expect(hits.every((h) => h.includes('"family": "ip",'))).toBe(true);
-  });
-
   it('deletions, garbage and foreign rules are not events', () => {
-    const masqAdd = lines.find((l) =>
-      isFlannelMasqueradeEvent(l, facts, { enableIPv6: true }),
-    ) as string;
+    const masqAdd = lines.find(isAdd) as string;
+    expect(isAdd(masqAdd.replace('{"add"', '{"delete"'))).toBe(false);
+    expect(isAdd('not json')).toBe(false);
+    expect(isAdd(event({ family: 'ip', table: 'nat', chain: 'FLANNEL-POSTRTG', expr: 'x' }))).toBe(
+      false,
+    );
+    expect(isAdd(masqAdd.replace('"table": "nat"', '"table": "filter"'))).toBe(false);
+    expect(isAdd(masqAdd.replace('FLANNEL-POSTRTG', 'KUBE-POSTROUTING'))).toBe(false);
+    expect(isAdd(masqAdd.replace('"family": "ip"', '"family": "inet"'))).toBe(false);
+    // A RETURN in flannel's chain, a native masquerade in an iptables-nft chain: not flannel's.
     expect(
-      isFlannelMasqueradeEvent(masqAdd.replace('{"add"', '{"delete"'), facts, { enableIPv6: true }),
-    ).toBe(false);
-    expect(isFlannelMasqueradeEvent('not json', facts, { enableIPv6: true })).toBe(false);
-    expect(isFlannelMasqueradeEvent(null, facts, { enableIPv6: true })).toBe(false);
-    expect(
-      isFlannelMasqueradeEvent(
-        { add: { rule: { family: 'ip', table: 'nat', chain: 'FLANNEL-POSTRTG', expr: 'x' } } },
-        facts,
-        { enableIPv6: true },
+      isAdd(
+        event({ family: 'ip', table: 'nat', chain: 'FLANNEL-POSTRTG', expr: [{ return: null }] }),
       ),
     ).toBe(false);
     expect(
-      isFlannelMasqueradeEvent(masqAdd.replace('"table": "nat"', '"table": "filter"'), facts, {
-        enableIPv6: true,
-      }),
-    ).toBe(false);
-    expect(
-      isFlannelMasqueradeEvent(masqAdd.replace('FLANNEL-POSTRTG', 'KUBE-POSTROUTING'), facts, {
-        enableIPv6: true,
-      }),
-    ).toBe(false);
-    expect(
-      isFlannelMasqueradeEvent(masqAdd.replace('"family": "ip"', '"family": "inet"'), facts, {
-        enableIPv6: true,
-      }),
+      isAdd(
+        event({ family: 'ip', table: 'nat', chain: 'POSTROUTING', expr: [{ masquerade: null }] }),
+      ),
     ).toBe(false);
   });
 
-  it('nftables-mode and POSTROUTING-era additions are recognised too', () => {
-    const nftMode = {
-      add: {
-        rule: {
-          family: 'ip',
-          table: 'flannel-ipv4',
-          chain: 'postrtg',
-          handle: 7,
-          expr: [{ masquerade: { flags: 'fully-random' } }],
+  it('nftables-mode and POSTROUTING-era additions are recognised too (no facts needed)', () => {
+    const nftMode = event({
+      family: 'ip',
+      table: 'flannel-ipv4',
+      chain: 'postrtg',
+      handle: 7,
+      expr: [{ masquerade: { flags: 'fully-random' } }],
+    });
+    expect(isAdd(nftMode)).toBe(true);
+    expect(isAdd(nftMode.replace('"masquerade"', '"return"'))).toBe(false);
+    const v10 = event({
+      family: 'ip',
+      table: 'nat',
+      chain: 'POSTROUTING',
+      handle: 3,
+      expr: [
+        {
+          match: {
+            op: '==',
+            left: { payload: { protocol: 'ip', field: 'saddr' } },
+            right: { prefix: { addr: '10.244.0.0', len: 16 } },
+          },
         },
-      },
-    };
-    expect(isFlannelMasqueradeEvent(nftMode, facts, { enableIPv6: false })).toBe(true);
-    const v10 = {
-      add: {
-        rule: {
-          family: 'ip',
-          table: 'nat',
-          chain: 'POSTROUTING',
-          handle: 3,
-          expr: [
-            {
-              match: {
-                op: '==',
-                left: { payload: { protocol: 'ip', field: 'saddr' } },
-                right: { prefix: { addr: '10.244.0.0', len: 16 } },
-              },
-            },
-            {
-              match: {
-                op: '!=',
-                left: { payload: { protocol: 'ip', field: 'daddr' } },
-                right: { prefix: { addr: '224.0.0.0', len: 4 } },
-              },
-            },
-            { counter: { packets: 0, bytes: 0 } },
-            { xt: { type: 'target', name: 'MASQUERADE' } },
-          ],
-        },
-      },
-    };
-    expect(isFlannelMasqueradeEvent(v10, facts, { enableIPv6: false })).toBe(true);
-    expect(isFlannelMasqueradeEvent(v10, null, { enableIPv6: false })).toBe(false);
+        { counter: { packets: 0, bytes: 0 } },
+        { xt: { type: 'target', name: 'MASQUERADE' } },
+      ],
+    });
+    expect(isAdd(v10)).toBe(true);
   });
 });

@@ -2,16 +2,17 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fc, test as fcTest } from '@fast-check/vitest';
-import type { NftListing, NftRule } from '../../daemon/src/nft/types.js';
+import type { NftRule } from '../../daemon/src/nft/types.js';
 import {
-  candidateListings,
   classifyFlannelRule,
   deleteRulesBatch,
   findFlannelMasquerade,
   flannelCandidateChains,
 } from '../../daemon/src/flannel/match.js';
+import { listFlannelCandidates } from '../../daemon/src/flannel/remove.js';
 import { resolveFlannelFacts } from '../../daemon/src/flannel/subnet-env.js';
 import type { FlannelFixture } from '../fixtures/flannel/scenarios.js';
+import { FakeNft } from '../helpers/fake-nft.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/flannel/', import.meta.url));
 const fixtures: FlannelFixture[] = readdirSync(DIR)
@@ -23,8 +24,14 @@ const factsOf = (fx: FlannelFixture) =>
     { clusterCIDR: [], nodeSubnet: [] },
     { text: fx.subnetEnv, path: 'subnet.env' },
   ).facts;
-const find = (fx: FlannelFixture, opts = { enableIPv6: fx.enableIPv6 }, facts = factsOf(fx)) =>
-  findFlannelMasquerade(candidateListings(fx.ruleset as unknown as NftListing, opts), facts, opts);
+/** The remover's own listing path, over the captured ruleset in the fake nft. */
+const listings = (fx: FlannelFixture, opts: { enableIPv6: boolean }) =>
+  listFlannelCandidates(new FakeNft(fx.ruleset), opts);
+const find = async (
+  fx: FlannelFixture,
+  opts = { enableIPv6: fx.enableIPv6 },
+  facts = factsOf(fx),
+) => findFlannelMasquerade(await listings(fx, opts), facts, opts);
 const keys = (l: { family: string; table: string; chain: string; handle: number }[]) =>
   l.map((r) => `${r.family} ${r.table} ${r.chain} #${r.handle}`).sort();
 
@@ -34,48 +41,48 @@ describe('findFlannelMasquerade on captured rulesets', () => {
   });
 
   for (const fx of fixtures) {
-    it(`${fx.name}: finds exactly flannel's MASQUERADE rules`, () => {
-      expect(keys(find(fx))).toEqual(keys(fx.flannelMasquerade));
+    it(`${fx.name}: finds exactly flannel's MASQUERADE rules`, async () => {
+      expect(keys(await find(fx))).toEqual(keys(fx.flannelMasquerade));
     });
   }
 
-  it('leaves IPv6 rules alone unless enableIPv6', () => {
+  it('leaves IPv6 rules alone unless enableIPv6', async () => {
     for (const name of ['current-dualstack', 'v0.16.2-dualstack', 'nftables-mode']) {
-      const found = find(byName(name), { enableIPv6: false });
+      const found = await find(byName(name), { enableIPv6: false });
       expect(found.length).toBe(2);
       expect(found.every((r) => r.family === 'ip')).toBe(true);
     }
   });
 
-  it('without facts never touches POSTROUTING, but still finds FLANNEL-POSTRTG and nftables mode', () => {
-    expect(find(byName('v0.10-postrouting'), undefined, null)).toEqual([]);
-    expect(find(byName('old-mixed-node'), undefined, null)).toEqual([]);
-    expect(find(byName('current-no-random'), undefined, null)).toHaveLength(2);
-    expect(find(byName('nftables-mode'), undefined, null)).toHaveLength(4);
+  it('without facts never touches POSTROUTING, but still finds FLANNEL-POSTRTG and nftables mode', async () => {
+    expect(await find(byName('v0.10-postrouting'), undefined, null)).toEqual([]);
+    expect(await find(byName('old-mixed-node'), undefined, null)).toEqual([]);
+    expect(await find(byName('current-no-random'), undefined, null)).toHaveLength(2);
+    expect(await find(byName('nftables-mode'), undefined, null)).toHaveLength(4);
   });
 
-  it('a different cluster network in the facts matches nothing in POSTROUTING', () => {
+  it('a different cluster network in the facts matches nothing in POSTROUTING', async () => {
     const other = resolveFlannelFacts(
       { clusterCIDR: [], nodeSubnet: [] },
       { text: 'FLANNEL_NETWORK=10.245.0.0/16\nFLANNEL_SUBNET=10.245.1.1/24\n', path: 'p' },
     ).facts;
-    expect(find(byName('v0.12-random-fully'), undefined, other)).toEqual([]);
+    expect(await find(byName('v0.12-random-fully'), undefined, other)).toEqual([]);
   });
 
-  it('labels the era and renders iptables-save / nft syntax for the audit log', () => {
-    const cur = find(byName('current-no-random'));
+  it('labels the era and renders iptables-save / nft syntax for the audit log', async () => {
+    const cur = await find(byName('current-no-random'));
     expect(cur.map((r) => [r.era, r.iptables])).toEqual([
       ['flannel-postrtg', '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE'],
       ['flannel-postrtg', '-A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -j MASQUERADE'],
     ]);
-    const v16 = find(byName('v0.16.2-dualstack'));
+    const v16 = await find(byName('v0.16.2-dualstack'));
     expect(v16.map((r) => [r.era, r.iptables])).toEqual([
       ['postrouting', '-A POSTROUTING -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE'],
       ['postrouting', '-A POSTROUTING ! -s 10.244.0.0/16 -d 10.244.0.0/16 -j MASQUERADE'],
       ['postrouting', '-A POSTROUTING -s fd00:10:244::/56 ! -d ff00::/8 -j MASQUERADE'],
       ['postrouting', '-A POSTROUTING ! -s fd00:10:244::/56 -d fd00:10:244::/56 -j MASQUERADE'],
     ]);
-    const nftMode = find(byName('nftables-mode'));
+    const nftMode = await find(byName('nftables-mode'));
     expect(nftMode[0]).toMatchObject({
       era: 'nftables',
       iptables:
@@ -83,10 +90,9 @@ describe('findFlannelMasquerade on captured rulesets', () => {
     });
   });
 
-  it('never matches a rule listed under another chain than its own', () => {
+  it('never matches a rule listed under another chain than its own', async () => {
     const fx = byName('current-no-random');
-    const listings = candidateListings(fx.ruleset as unknown as NftListing, { enableIPv6: false });
-    const moved = listings.map((l) => ({
+    const moved = (await listings(fx, { enableIPv6: false })).map((l) => ({
       ...l,
       rules: l.rules.map((r) => ({ ...r, chain: 'KUBE-POSTROUTING' })),
     }));
@@ -109,8 +115,8 @@ describe('flannelCandidateChains / deleteRulesBatch', () => {
     ]);
   });
 
-  it('deletes by handle in one batch', () => {
-    const refs = find(byName('current-dualstack'));
+  it('deletes by handle in one batch', async () => {
+    const refs = await find(byName('current-dualstack'));
     expect(deleteRulesBatch(refs)).toEqual({
       nftables: [
         { delete: { rule: { family: 'ip', table: 'nat', chain: 'FLANNEL-POSTRTG', handle: 8 } } },

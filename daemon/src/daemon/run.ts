@@ -8,7 +8,8 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { NftBackend, NftEventStream } from '../nft/backend.js';
-import { isFlannelMasqueradeAdd, mayConcernUs, touchesOwnTables } from '../nft/monitor.js';
+import { isFlannelMasqueradeAdd } from '../flannel/match.js';
+import { mayConcernUs, touchesOwnTables } from '../nft/monitor.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
 import { ReconcileLoop } from './loop.js';
@@ -25,7 +26,7 @@ export interface RunDaemonOptions {
   env: NodeJS.ProcessEnv;
   /** Where SIGHUP/SIGTERM/SIGINT come from (the process). */
   signals: EventEmitter;
-  /** Config loading and reconcile, from config/ and daemon/reconcile.ts. */
+  /** Config loading and reconcile, from config/ and reconcile/reconcile.ts. */
   load: ControllerDeps['load'];
   parse: ControllerDeps['parse'];
   defaults: ControllerDeps['defaults'];

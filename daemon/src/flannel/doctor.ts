@@ -14,6 +14,7 @@ import { findLegacyFlannel, type LegacyDeps } from './legacy.js';
 import { findFlannelMasquerade, type FlannelRuleRef } from './match.js';
 import { listFlannelCandidates } from './remove.js';
 import { resolveFlannelFacts, type FlannelFacts } from './subnet-env.js';
+import { FAMILIES } from '../plan/plan.js';
 
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL';
 
@@ -340,7 +341,7 @@ async function checkLegacy(
 async function checkCniMasqChains(deps: DoctorDeps): Promise<DoctorCheck> {
   const id = 'cni-bridge-masquerade';
   const found: string[] = [];
-  for (const family of ['ip', 'ip6'] as const) {
+  for (const family of FAMILIES) {
     const chains = (await deps.nft.list(['chains', family])) ?? [];
     for (const o of chains) {
       if (!('chain' in o) || o.chain.table !== 'nat' || !CNI_MASQ_CHAIN.test(o.chain.name))
@@ -375,7 +376,7 @@ async function checkCniMasqChains(deps: DoctorDeps): Promise<DoctorCheck> {
 async function checkIpMasqAgent(deps: DoctorDeps): Promise<DoctorCheck> {
   const id = 'ip-masq-agent-leftover';
   const found: string[] = [];
-  for (const family of ['ip', 'ip6'] as const) {
+  for (const family of FAMILIES) {
     const chain = await deps.nft.list(['chain', family, 'nat', 'IP-MASQ-AGENT']);
     if (chain === null) continue;
     const post = (await deps.nft.list(['chain', family, 'nat', 'POSTROUTING'])) ?? [];

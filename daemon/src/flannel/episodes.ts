@@ -3,18 +3,7 @@
  * `--iptables-resync` seconds (default 5) once one is missing, so the daemon deletes them again
  * and again. This tracker turns that stream of removals into one warning per episode (not one
  * every 5 s) and the counters `status` shows. Pure: the caller passes the clock.
- *
- * Also the predicate that lets the daemon's `nft -j monitor` trigger a removal pass as soon as
- * flannel adds a MASQUERADE rule, instead of waiting for the resync timer.
  */
-import {
-  classifyFlannelRule,
-  FLANNEL_NFT_TABLES,
-  type FlannelMatchOptions,
-  type NftIpFamily,
-} from './match.js';
-import type { FlannelFacts } from './subnet-env.js';
-import type { NftRule } from '../nft/types.js';
 
 /** How long without a re-add ends an episode (flannel's resync period is 5 s by default). */
 export const DEFAULT_EPISODE_QUIET_MS = 120_000;
@@ -100,43 +89,4 @@ export class FlannelReaddTracker {
       this.state.episodeActive = false;
     }
   }
-}
-
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Is this `nft -j monitor` line (raw text or parsed JSON) the addition of a flannel MASQUERADE
- * rule? Same structural test as the remover, so the monitor triggers exactly when a removal
- * pass would find something. Anything unparsable is simply not such an event.
- */
-export function isFlannelMasqueradeEvent(
-  monitorLine: unknown,
-  facts: FlannelFacts | null,
-  opts: FlannelMatchOptions,
-): boolean {
-  let event = monitorLine;
-  if (typeof event === 'string') {
-    try {
-      event = JSON.parse(event);
-    } catch {
-      return false;
-    }
-  }
-  if (!isObj(event) || !isObj(event['add']) || !isObj(event['add']['rule'])) return false;
-  const rule = event['add']['rule'];
-  const family = rule['family'];
-  if (family !== 'ip' && family !== 'ip6') return false;
-  if (family === 'ip6' && !opts.enableIPv6) return false;
-  if (
-    typeof rule['table'] !== 'string' ||
-    typeof rule['chain'] !== 'string' ||
-    !Array.isArray(rule['expr'])
-  )
-    return false;
-  const table = rule['table'];
-  const chain = rule['chain'];
-  if (table !== 'nat' && table !== FLANNEL_NFT_TABLES[family as NftIpFamily]) return false;
-  if (!rule['expr'].every(isObj)) return false;
-  return classifyFlannelRule(family, table, chain, rule as unknown as NftRule, facts) !== null;
 }

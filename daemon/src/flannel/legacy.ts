@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { findLegacyFlannelMasquerade, type LegacyRuleRef } from './legacy-save.js';
 import type { FlannelFacts } from './subnet-env.js';
+import { FAMILIES } from '../plan/plan.js';
 
 export interface ExecResult {
   status: number | null;
@@ -113,7 +114,7 @@ export async function findLegacyFlannel(
       `iptables-legacy was not checked for flannel rules: ${tables.unchecked}; run "sudo ip-masq doctor" to check (rules there are invisible to nft)`,
     );
   }
-  for (const family of ['ip', 'ip6'] as const) {
+  for (const family of FAMILIES) {
     if (!tables[family].includes('nat')) continue;
     const save = family === 'ip' ? 'iptables-legacy-save' : 'ip6tables-legacy-save';
     const r = await exec([save, '-t', 'nat']);

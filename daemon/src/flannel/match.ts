@@ -13,11 +13,14 @@
  * Everything else (docker, KUBE-POSTROUTING, IP-MASQ-AGENT, the CNI bridge plugin's CNI-…
  * chains, every RETURN) is never matched.
  */
-import type { NftBatch, NftExpr, NftListing, NftRule } from '../nft/types.js';
+import type { MonitorEvent } from '../nft/monitor.js';
+import type { NftBatch, NftExpr, NftRule } from '../nft/types.js';
 import { parseIp, type Cidr, type IpFamily } from '../net/cidr.js';
 import type { FlannelFacts } from './subnet-env.js';
+import { FAMILIES, type NftTableFamily } from '../plan/plan.js';
 
-export type NftIpFamily = 'ip' | 'ip6';
+/** The families flannel (and ip-masq) write rules in. */
+export type NftIpFamily = NftTableFamily;
 
 /** Rules of one chain as listed by `nft -j list chain …`. */
 export interface ChainListing {
@@ -63,38 +66,12 @@ const IP_FAMILY: Record<NftIpFamily, IpFamily> = { ip: 'ipv4', ip6: 'ipv6' };
 
 /** The chains the remover lists, per family in use: `[family, table, chain]`. */
 export function flannelCandidateChains(opts: FlannelMatchOptions): [NftIpFamily, string, string][] {
-  const families: NftIpFamily[] = opts.enableIPv6 ? ['ip', 'ip6'] : ['ip'];
+  const families = FAMILIES.filter((f) => f === 'ip' || opts.enableIPv6);
   return families.flatMap((f): [NftIpFamily, string, string][] => [
     [f, 'nat', 'POSTROUTING'],
     [f, 'nat', 'FLANNEL-POSTRTG'],
     [f, FLANNEL_NFT_TABLES[f], 'postrtg'],
   ]);
-}
-
-/**
- * Groups the rules of a listing (e.g. `nft -j list ruleset`) into the candidate chains,
- * in listing order. Chains that do not exist are absent from the result.
- */
-export function candidateListings(listing: NftListing, opts: FlannelMatchOptions): ChainListing[] {
-  const wanted = flannelCandidateChains(opts);
-  const out: ChainListing[] = [];
-  for (const [family, table, chain] of wanted) {
-    const exists = listing.some(
-      (o) =>
-        'chain' in o &&
-        o.chain.family === family &&
-        o.chain.table === table &&
-        o.chain.name === chain,
-    );
-    if (!exists) continue;
-    const rules = listing.flatMap((o) =>
-      'rule' in o && o.rule.family === family && o.rule.table === table && o.rule.chain === chain
-        ? [o.rule]
-        : [],
-    );
-    out.push({ family, table, chain, rules });
-  }
-  return out;
 }
 
 // ---- expression helpers -------------------------------------------------------------------
@@ -293,6 +270,30 @@ export function findFlannelMasquerade(
     }
   }
   return found;
+}
+
+/**
+ * Is this `nft -j monitor` event the addition of a rule that may be flannel's MASQUERADE? The
+ * remover's chains and masquerade tests, without the facts: the monitor does not read
+ * subnet.env, so in `nat POSTROUTING` (pre-v0.20, where only the cluster network tells flannel's
+ * rules apart) any MASQUERADE counts. The pass it triggers decides precisely, and does nothing
+ * when there is nothing to delete.
+ */
+export function isFlannelMasqueradeAdd(ev: MonitorEvent): boolean {
+  if (ev.op !== 'add' || ev.kind !== 'rule' || ev.chain === undefined) return false;
+  const chain = ev.chain;
+  const family = FAMILIES.find((f) => f === ev.family);
+  if (!family || !Array.isArray(ev.object.expr)) return false;
+  const candidate = flannelCandidateChains({ enableIPv6: true }).some(
+    ([f, t, c]) => f === family && t === ev.table && c === chain,
+  );
+  if (!candidate) return false;
+  const expr = (ev.object.expr as unknown[]).filter(
+    (e): e is NftExpr => typeof e === 'object' && e !== null && !Array.isArray(e),
+  );
+  return ev.table === FLANNEL_NFT_TABLES[family]
+    ? expr.some(isNativeMasquerade)
+    : expr.some(isXtMasquerade);
 }
 
 /** One transaction deleting `refs` by handle (empty batch when there is nothing to delete). */

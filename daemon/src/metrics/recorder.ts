@@ -53,7 +53,7 @@ export function nftErrorKind(e: unknown): NftErrorKind {
   }
 }
 
-/** What one reconcile reported (the part of daemon/reconcile.ts's result the metrics use). */
+/** What one reconcile reported (the part of reconcile/reconcile.ts's result the metrics use). */
 export interface ReconcileFacts {
   changed: boolean;
   flannelDeleted: number;

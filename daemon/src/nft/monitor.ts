@@ -10,6 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { FAMILIES, TABLE_NAME } from '../plan/plan.js';
 import { Backoff } from '../util/backoff.js';
 
 /** One monitor event, reduced to what the daemon routes on. */
@@ -56,29 +57,8 @@ export function mayConcernUs(line: string): boolean {
 }
 
 /** The tables ip-masq owns: `ip ip-masq` and `ip6 ip-masq`. */
-export function touchesOwnTables(ev: MonitorEvent, tableName = 'ip-masq'): boolean {
-  return ev.table === tableName && (ev.family === 'ip' || ev.family === 'ip6');
-}
-
-// Where flannel's masquerade lives: iptables-nft `nat` chains (POSTROUTING jumps to
-// FLANNEL-POSTRTG) and, in flannel's nftables mode, `ip flannel-ipv4` / `ip6 flannel-ipv6`.
-const FLANNEL_CHAINS: ReadonlyArray<{ table: string; chains: readonly string[] }> = [
-  { table: 'nat', chains: ['POSTROUTING', 'FLANNEL-POSTRTG'] },
-  { table: 'flannel-ipv4', chains: ['postrtg'] },
-  { table: 'flannel-ipv6', chains: ['postrtg'] },
-];
-
-/**
- * True for a rule added to one of flannel's chains that masquerades (xt MASQUERADE target or
- * a native `masquerade` statement). Cheap and deliberately broad: the reconcile pass it
- * triggers decides precisely what to delete, and does nothing when there is nothing to do.
- */
-export function isFlannelMasqueradeAdd(ev: MonitorEvent): boolean {
-  if (ev.op !== 'add' || ev.kind !== 'rule' || !ev.chain) return false;
-  const where = FLANNEL_CHAINS.find((c) => c.table === ev.table);
-  if (!where || !where.chains.includes(ev.chain)) return false;
-  const expr = JSON.stringify(ev.object.expr ?? []);
-  return expr.includes('"MASQUERADE"') || expr.includes('"masquerade"');
+export function touchesOwnTables(ev: MonitorEvent, tableName = TABLE_NAME): boolean {
+  return ev.table === tableName && FAMILIES.some((f) => f === ev.family);
 }
 
 export interface NftMonitorOptions {

@@ -8,14 +8,9 @@
  * string, a /32 prefix comes back as a bare address, IPv6 text is re-canonicalized.
  */
 import { formatIp, parseIp } from '../net/cidr.js';
-import {
-  CHAIN_NAME,
-  CHAIN_PRIORITY,
-  SET_NAME,
-  type NftTableFamily,
-  type PlanTable,
-} from '../plan/plan.js';
-import { cidrElement, tableRules } from './to-nft.js';
+import { CHAIN_NAME, SET_NAME, type NftTableFamily, type PlanTable } from '../plan/plan.js';
+import { ownChain, ownSet, setType } from './shape.js';
+import { tableRules } from './to-nft.js';
 import type { NftChain, NftListing, NftRule, NftSet, NftSetElement } from './types.js';
 
 export interface RuleState {
@@ -101,9 +96,9 @@ function counterOf(expr: unknown[]): { packets: number; bytes: number } {
 export function expectedState(t: PlanTable): TableState {
   return {
     family: t.family,
-    chain: chainKey({ type: 'nat', hook: 'postrouting', prio: CHAIN_PRIORITY, policy: 'accept' }),
-    set: t.set.map((c) => elementKey(cidrElement(c))),
-    setType: t.ipFamily === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr',
+    chain: chainKey(ownChain(t.family)),
+    set: (ownSet(t).elem ?? []).map(elementKey),
+    setType: setType(t.ipFamily),
     rules: tableRules(t).map((r) => ({
       comment: r.comment ?? '',
       expr: exprKey(r.expr),

@@ -7,10 +7,9 @@
  *   which works whether or not the table exists and rolls back entirely on any kernel error;
  * - table/chain comments are silently ignored before v1.0.8, so objects are identified by name.
  */
-import { formatIp, type Cidr } from '../net/cidr.js';
 import {
   CHAIN_NAME,
-  CHAIN_PRIORITY,
+  FAMILIES,
   SET_NAME,
   TABLE_NAME,
   type Match,
@@ -19,13 +18,8 @@ import {
   type PlanRule,
   type PlanTable,
 } from '../plan/plan.js';
-import type { NftBatch, NftCommand, NftExpr, NftRule, NftSetElement } from './types.js';
-
-const ALL_FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
-
-export function cidrElement(c: Cidr): NftSetElement {
-  return { prefix: { addr: formatIp(c.family, c.addr), len: c.len } };
-}
+import { cidrElement, ownChain, ownSet } from './shape.js';
+import type { NftBatch, NftCommand, NftExpr, NftRule } from './types.js';
 
 function payloadField(family: NftTableFamily, field: 'saddr' | 'daddr'): NftExpr {
   return { payload: { protocol: family, field } };
@@ -98,31 +92,8 @@ export function tableRules(t: PlanTable): NftRule[] {
 
 function tableCommands(t: PlanTable): NftCommand[] {
   const cmds: NftCommand[] = [{ add: { table: { family: t.family, name: TABLE_NAME } } }];
-  cmds.push({
-    add: {
-      set: {
-        family: t.family,
-        table: TABLE_NAME,
-        name: SET_NAME,
-        type: t.ipFamily === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr',
-        flags: ['interval'],
-        ...(t.set.length > 0 ? { elem: t.set.map(cidrElement) } : {}),
-      },
-    },
-  });
-  cmds.push({
-    add: {
-      chain: {
-        family: t.family,
-        table: TABLE_NAME,
-        name: CHAIN_NAME,
-        type: 'nat',
-        hook: 'postrouting',
-        prio: CHAIN_PRIORITY,
-        policy: 'accept',
-      },
-    },
-  });
+  cmds.push({ add: { set: ownSet(t) } });
+  cmds.push({ add: { chain: ownChain(t.family) } });
   for (const rule of tableRules(t)) cmds.push({ add: { rule } });
   return cmds;
 }
@@ -138,7 +109,7 @@ function removeTableCommands(family: NftTableFamily): NftCommand[] {
 /** One transaction that replaces our tables with exactly what the plan says. */
 export function planToBatch(plan: Plan): NftBatch {
   const nftables: NftCommand[] = [{ metainfo: { json_schema_version: 1 } }];
-  for (const family of ALL_FAMILIES) nftables.push(...removeTableCommands(family));
+  for (const family of FAMILIES) nftables.push(...removeTableCommands(family));
   for (const t of plan.tables) nftables.push(...tableCommands(t));
   return { nftables };
 }
@@ -146,9 +117,6 @@ export function planToBatch(plan: Plan): NftBatch {
 /** One transaction that deletes our tables (both families), whether or not they exist. */
 export function cleanupBatch(): NftBatch {
   return {
-    nftables: [
-      { metainfo: { json_schema_version: 1 } },
-      ...ALL_FAMILIES.flatMap(removeTableCommands),
-    ],
+    nftables: [{ metainfo: { json_schema_version: 1 } }, ...FAMILIES.flatMap(removeTableCommands)],
   };
 }

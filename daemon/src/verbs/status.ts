@@ -4,7 +4,7 @@ import { readLiveTables } from '../reconcile/live-tables.js';
 import { readRuntimeStatus } from '../daemon/runtime-status.js';
 import { resolveStateDir } from '../daemon/state.js';
 import { flannelHooks } from '../reconcile/flannel-hooks.js';
-import { buildPlan, type NftTableFamily } from '../plan/plan.js';
+import { buildPlan, FAMILIES, type NftTableFamily } from '../plan/plan.js';
 import { ruleText } from '../plan/explain.js';
 import { loadConfig } from './common.js';
 import type { Verb } from './verb.js';
@@ -42,7 +42,7 @@ state directory). Exits 0 when everything matches, 1 otherwise.
     const { facts } = await flannelHooks().facts(config);
     const plan = buildPlan(config, facts);
     const live = await readLiveTables(ctx.nft());
-    const tables: TableStatus[] = (['ip', 'ip6'] as const).map((family) => {
+    const tables: TableStatus[] = FAMILIES.map((family) => {
       const planned = plan.tables.find((t) => t.family === family);
       const l = live[family];
       const difference = tableDifference(planned ? expectedState(planned) : null, l);
