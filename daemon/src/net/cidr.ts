@@ -379,6 +379,13 @@ function intervalToCidrs(family: IpFamily, iv: Interval, out: Cidr[]): void {
   }
 }
 
+/** The minimal ascending prefixes covering exactly the addresses start..end (inclusive). */
+export function prefixesOfRange(family: IpFamily, start: bigint, end: bigint): Cidr[] {
+  const out: Cidr[] = [];
+  intervalToCidrs(family, { start, end, single: null }, out);
+  return out;
+}
+
 function collapseFamily(cidrs: readonly Cidr[], family: IpFamily): Cidr[] {
   const out: Cidr[] = [];
   for (const iv of mergeIntervals(cidrs, family)) {
