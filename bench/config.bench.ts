@@ -5,7 +5,7 @@
  * <= 400 ms and collapsing well under 200 ms.
  */
 import { bench, describe } from 'vitest';
-import { parseConfigText, parseConfigTextWith } from '../daemon/src/config/parse.js';
+import { parseConfigText } from '../test/helpers/config.js';
 import { collapseCidrs, type Cidr } from '../daemon/src/net/cidr.js';
 
 const N = 100_000;
@@ -73,7 +73,7 @@ describe('parseConfigText, 100,000 entries', () => {
   );
   bench(
     'YAML block list, full AST path (fast path off)',
-    () => void parseConfigTextWith(yamlBlock, 'bench.yaml', { fastPath: false }),
+    () => void parseConfigText(yamlBlock, 'bench.yaml', { fastPath: false }),
     {
       iterations: 3,
       time: 0,

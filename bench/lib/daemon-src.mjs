@@ -21,7 +21,7 @@ export async function loadDaemonSources(outDir = join(REPO, 'bench/out')) {
         "export { reconcile } from './daemon/src/reconcile/reconcile.ts';",
         "export { flannelHooks } from './daemon/src/reconcile/flannel-hooks.ts';",
         "export { NftClient } from './daemon/src/nft/client.ts';",
-        "export { parseConfigText } from './daemon/src/config/parse.ts';",
+        "export { parseConfigSnapshot as parseConfigText } from './daemon/src/config/snapshot.ts';",
       ].join('\n'),
       resolveDir: root,
       loader: 'ts',

@@ -8,8 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../daemon/src/config/parse.js';
 import { reconcile } from '../../daemon/src/reconcile/reconcile.js';
+import { parseConfigText } from '../helpers/config.js';
 import { NftClient } from '../../daemon/src/nft/client.js';
 import { link, Netns } from '../helpers/netns.js';
 

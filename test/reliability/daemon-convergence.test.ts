@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../daemon/src/config/parse.js';
+import { parseConfigText } from '../helpers/config.js';
 import { expectedState, liveState, tableDifference } from '../../daemon/src/nft/normalize.js';
 import type { NftListing } from '../../daemon/src/nft/types.js';
 import { buildPlan } from '../../daemon/src/plan/plan.js';

@@ -7,16 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  isDropInName,
-  loadConfigTree,
-  parseConfigSnapshot,
-} from '../../daemon/src/config/dropins.js';
+import { isDropInName } from '../../daemon/src/config/dropins.js';
 import { mergeConfigFragments } from '../../daemon/src/config/merge.js';
-import { parseConfigFragment, parseConfigText } from '../../daemon/src/config/parse.js';
+import { parseConfigFragment } from '../../daemon/src/config/parse.js';
+import { parseConfigSnapshot } from '../../daemon/src/config/snapshot.js';
+import { loadConfigTree } from '../../daemon/src/config/tree.js';
 import { configToJson } from '../../daemon/src/config/to-json.js';
 import { ConfigError, formatConfigIssue } from '../../daemon/src/errors.js';
 import { formatCidr } from '../../daemon/src/net/cidr.js';
+import { parseConfigText } from '../helpers/config.js';
 
 let root: string;
 let main: string;
@@ -257,7 +256,7 @@ describe('the snapshot the daemon persists', () => {
 });
 
 describe('mergeConfigFragments', () => {
-  it('one fragment is parseConfigText', () => {
+  it('one fragment is one file parsed', () => {
     const text = 'nonMasqueradeCIDRs: [10.0.0.0/8]\nmasqLinkLocal: true\n';
     expect(configToJson(mergeConfigFragments([parseConfigFragment(text, 'a')]).config)).toEqual(
       configToJson(parseConfigText(text, 'a')),

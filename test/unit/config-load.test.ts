@@ -1,7 +1,8 @@
 /**
- * loadConfigFile against real files in a temp directory: absent, directory, dangling symlink,
- * loop, FIFO, permission denied (a real EACCES, by reading as uid 65534 in a child process),
- * oversize, binary and non-UTF-8 content.
+ * The production loader (loadConfigTree) on the main file, against real files in a temp
+ * directory: absent, directory, dangling symlink, loop, FIFO, permission denied (a real EACCES,
+ * by reading as uid 65534 in a child process), oversize, binary and non-UTF-8 content.
+ * Drop-ins have their own tests (config-dropins.test.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -10,9 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfigFile, loadConfigFileWith, type ConfigFs } from '../../daemon/src/config/load.js';
-import { defaultConfig } from '../../daemon/src/config/parse.js';
+import type { ConfigFs } from '../../daemon/src/config/load.js';
+import { defaultConfig } from '../../daemon/src/config/settings.js';
 import { configToJson } from '../../daemon/src/config/to-json.js';
+import { loadConfigTree } from '../../daemon/src/config/tree.js';
 import { ConfigError } from '../../daemon/src/errors.js';
 
 let dir: string;
@@ -27,7 +29,7 @@ afterAll(() => {
 
 async function loadError(path: string): Promise<ConfigError> {
   try {
-    await loadConfigFile(path);
+    await loadConfigTree(path);
   } catch (e) {
     if (e instanceof ConfigError) return e;
     throw e;
@@ -46,20 +48,17 @@ async function unreadable(path: string): Promise<string> {
   return e.message;
 }
 
-describe('loadConfigFile', () => {
+describe('loadConfigTree: the main file', () => {
   it('absent file → defaults, origin absent', async () => {
     const path = join(dir, 'absent.yaml');
-    expect(await loadConfigFile(path)).toEqual({
-      config: defaultConfig(),
-      origin: 'absent',
-      text: null,
-      path,
-    });
+    const loaded = await loadConfigTree(path);
+    expect(loaded).toMatchObject({ origin: 'absent', text: null, path, files: [] });
+    expect(loaded.config).toEqual(defaultConfig());
   });
 
   it('absent directory → defaults, origin absent', async () => {
     const path = join(dir, 'no-such-dir', 'config.yaml');
-    const loaded = await loadConfigFile(path);
+    const loaded = await loadConfigTree(path);
     expect(loaded.origin).toBe('absent');
     expect(configToJson(loaded.config)).toEqual(configToJson(defaultConfig()));
   });
@@ -68,7 +67,7 @@ describe('loadConfigFile', () => {
     const path = join(dir, 'ok.yaml');
     const text = 'masqLinkLocal: true\nnonMasqueradeCIDRs: [10.0.0.0/8]\n';
     writeFileSync(path, text);
-    const loaded = await loadConfigFile(path);
+    const loaded = await loadConfigTree(path);
     expect(loaded.origin).toBe('file');
     expect(loaded.text).toBe(text);
     expect(loaded.path).toBe(path);
@@ -79,7 +78,7 @@ describe('loadConfigFile', () => {
   it('an empty file → defaults, origin file', async () => {
     const path = join(dir, 'empty.yaml');
     writeFileSync(path, '');
-    const loaded = await loadConfigFile(path);
+    const loaded = await loadConfigTree(path);
     expect(loaded.origin).toBe('file');
     expect(loaded.text).toBe('');
     expect(configToJson(loaded.config)).toEqual(configToJson(defaultConfig()));
@@ -91,7 +90,7 @@ describe('loadConfigFile', () => {
       path,
       Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('masqLinkLocal: true\n')]),
     );
-    const loaded = await loadConfigFile(path);
+    const loaded = await loadConfigTree(path);
     expect(loaded.text).toBe('masqLinkLocal: true\n');
     expect(loaded.config.masqLinkLocal).toBe(true);
   });
@@ -101,7 +100,7 @@ describe('loadConfigFile', () => {
     const link = join(dir, 'link.yaml');
     writeFileSync(target, 'randomFully: false\n');
     symlinkSync(target, link);
-    const loaded = await loadConfigFile(link);
+    const loaded = await loadConfigTree(link);
     expect(loaded.origin).toBe('file');
     expect(loaded.config.randomFully).toBe(false);
   });
@@ -169,7 +168,7 @@ describe('loadConfigFile', () => {
     const body = Buffer.alloc(4 * 1024 * 1024, 0x20);
     body.write('masqLinkLocal: true\n', 0);
     writeFileSync(path, body);
-    expect((await loadConfigFile(path)).config.masqLinkLocal).toBe(true);
+    expect((await loadConfigTree(path)).config.masqLinkLocal).toBe(true);
   });
 
   it('binary data (a NUL byte)', async () => {
@@ -206,8 +205,10 @@ describe('loadConfigFile', () => {
       open: () => Promise.reject(denied),
       lstat: () => Promise.reject(new Error('not called')),
       readlink: () => Promise.reject(new Error('not called')),
+      readdir: () => Promise.reject(new Error('not called')),
+      stat: () => Promise.reject(new Error('not called')),
     };
-    const e = await loadConfigFileWith('/etc/ip-masq/config.yaml', fs).then(
+    const e = await loadConfigTree('/etc/ip-masq/config.yaml', fs).then(
       () => null,
       (err: unknown) => err,
     );
@@ -223,7 +224,7 @@ describe('loadConfigFile', () => {
   });
 });
 
-describe('loadConfigFile as an unprivileged user (real EACCES)', () => {
+describe('loadConfigTree as an unprivileged user (real EACCES)', () => {
   // As root (CI), drop to uid 65534 in a child process; as anyone else, we already are unprivileged.
   const isRoot = process.getuid?.() === 0;
   const unprivilegedUid = isRoot ? 65534 : process.getuid?.();
@@ -234,14 +235,14 @@ describe('loadConfigFile as an unprivileged user (real EACCES)', () => {
     userDir = mkdtempSync(join(tmpdir(), 'ipmasq-config-eacces-'));
     chmodSync(userDir, 0o755);
     if (!isRoot) return;
-    // A world-readable bundle of load.ts, so uid 65534 runs the real code path.
+    // A world-readable bundle of the loader, so uid 65534 runs the real code path.
     bundle = join(userDir, 'load-config.mjs');
     const entry = join(userDir, 'entry.ts');
-    const loadTs = fileURLToPath(new URL('../../daemon/src/config/load.ts', import.meta.url));
+    const treeTs = fileURLToPath(new URL('../../daemon/src/config/tree.ts', import.meta.url));
     writeFileSync(
       entry,
-      `import { loadConfigFile } from ${JSON.stringify(loadTs)};\n` +
-        'loadConfigFile(process.argv[2]).then((r) => console.log(JSON.stringify({ origin: r.origin })), ' +
+      `import { loadConfigTree } from ${JSON.stringify(treeTs)};\n` +
+        'loadConfigTree(process.argv[2]).then((r) => console.log(JSON.stringify({ origin: r.origin })), ' +
         '(e) => console.log(JSON.stringify({ code: e.code, message: e.message })));\n',
     );
     await build({
@@ -268,7 +269,7 @@ describe('loadConfigFile as an unprivileged user (real EACCES)', () => {
     path: string,
   ): Promise<{ code?: string; message?: string; origin?: string }> {
     if (!isRoot) {
-      return loadConfigFile(path).then(
+      return loadConfigTree(path).then(
         (r) => ({ origin: r.origin }),
         (e: ConfigError) => ({ code: e.code, message: e.message }),
       );

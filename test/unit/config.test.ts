@@ -3,15 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { ALL_RESERVED_CIDRS, RFC1918_CIDRS } from '../../daemon/src/config/defaults.js';
 import { findFastCidrList } from '../../daemon/src/config/fast-cidr-list.js';
 import { parseGoDuration } from '../../daemon/src/config/duration.js';
-import {
-  defaultConfig,
-  parseConfigText,
-  parseConfigTextWith,
-} from '../../daemon/src/config/parse.js';
+import { defaultConfig } from '../../daemon/src/config/settings.js';
 import { configToJson } from '../../daemon/src/config/to-json.js';
 import type { Config } from '../../daemon/src/config/schema.js';
 import { ConfigError, formatConfigIssue } from '../../daemon/src/errors.js';
 import { formatCidr } from '../../daemon/src/net/cidr.js';
+import { parseConfigText } from '../helpers/config.js';
 
 const FILE = '/etc/ip-masq/config.yaml';
 
@@ -745,8 +742,8 @@ describe('parseGoDuration', () => {
 });
 
 describe('big-list fast path', () => {
-  const slow = (text: string): Config => parseConfigTextWith(text, FILE, { fastPath: false });
-  const fast = (text: string): Config => parseConfigTextWith(text, FILE, { fastPath: true });
+  const slow = (text: string): Config => parseConfigText(text, FILE, { fastPath: false });
+  const fast = (text: string): Config => parseConfigText(text, FILE, { fastPath: true });
 
   function outcome(f: () => Config): unknown {
     try {

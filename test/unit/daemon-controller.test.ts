@@ -1,11 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../daemon/src/config/schema.js';
+import type { LoadedConfig } from '../../daemon/src/config/tree.js';
 import { Backoff } from '../../daemon/src/util/backoff.js';
-import {
-  DaemonController,
-  type LoadedConfig,
-  type ReconcileSummary,
-} from '../../daemon/src/daemon/controller.js';
+import { DaemonController, type ReconcileSummary } from '../../daemon/src/daemon/controller.js';
 import { createLogger } from '../../daemon/src/daemon/log.js';
 import { ReconcileLoop } from '../../daemon/src/daemon/loop.js';
 import type { Notifier } from '../../daemon/src/daemon/notify.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../daemon/src/config/schema.js';
-import type { LoadedConfig } from '../../daemon/src/daemon/controller.js';
+import type { LoadedConfig } from '../../daemon/src/config/tree.js';
 import { createLogger } from '../../daemon/src/daemon/log.js';
 import type { Notifier } from '../../daemon/src/daemon/notify.js';
 import { runDaemon } from '../../daemon/src/daemon/run.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../daemon/src/config/parse.js';
+import { defaultConfig } from '../../daemon/src/config/settings.js';
 import type { Config } from '../../daemon/src/config/schema.js';
 import {
   formatDoctorReport,

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfigTree } from '../../daemon/src/config/dropins.js';
+import { loadConfigTree } from '../../daemon/src/config/tree.js';
 import { runCli } from '../../daemon/src/cli.js';
 import { cli, tempDir } from '../helpers/cli.js';
 

@@ -16,7 +16,6 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../daemon/src/config/parse.js';
 import { parseMetricsListen } from '../../daemon/src/config/values.js';
 import { ConfigError, IpMasqError, NftError } from '../../daemon/src/errors.js';
 import { renderExposition } from '../../daemon/src/metrics/exposition.js';
@@ -26,7 +25,7 @@ import { startMetricsServer } from '../../daemon/src/metrics/server.js';
 import { writeTextfile } from '../../daemon/src/metrics/textfile.js';
 import { buildPlan } from '../../daemon/src/plan/plan.js';
 import { cli } from '../helpers/cli.js';
-import { makeConfig } from '../helpers/config.js';
+import { makeConfig, parseConfigText } from '../helpers/config.js';
 import { parseExposition } from '../helpers/prom.js';
 
 const dirs: string[] = [];

@@ -4,7 +4,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../daemon/src/config/parse.js';
 import { configToJson } from '../../daemon/src/config/to-json.js';
 import { parsePortRanges, portRangeSize } from '../../daemon/src/config/values.js';
 import { ConfigError, formatConfigIssue } from '../../daemon/src/errors.js';
@@ -14,7 +13,7 @@ import type { NftListing } from '../../daemon/src/nft/types.js';
 import { tableRules } from '../../daemon/src/nft/to-nft.js';
 import { explainPacket } from '../../daemon/src/plan/explain.js';
 import { buildPlan, type PlanRule } from '../../daemon/src/plan/plan.js';
-import { makeConfig } from '../helpers/config.js';
+import { makeConfig, parseConfigText } from '../helpers/config.js';
 
 function issues(text: string): string[] {
   try {

@@ -1,42 +1,39 @@
 /**
- * Read the config file (the only I/O of config/): absent → defaults, anything unreadable →
- * one clear ConfigError line, otherwise the text goes to the pure parser.
+ * Reads one config file's text (with dropins.ts's directory listing, the only I/O of config/):
+ * absent → null, anything unreadable → one clear ConfigError line naming the file.
  *
  * The file is opened once and everything is decided on that descriptor (fstat, bounded
- * read), so a file swapped between checks cannot slip past the size limit.
+ * read), so a file swapped between checks cannot slip past the size limit. Checks on the file
+ * itself (its kind, size, owner or mode) belong in `readBounded`, on that descriptor's fstat.
  */
 import { constants as fsConstants } from 'node:fs';
-import { lstat, open, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { MAX_CONFIG_BYTES } from './defaults.js';
-import { defaultConfig, parseConfigText } from './parse.js';
-import type { Config } from './schema.js';
 
-export interface LoadedConfig {
-  config: Config;
-  /** 'absent': no file at `path` (not even a dangling symlink), so the defaults apply. */
-  origin: 'file' | 'absent';
-  /** The file's text (BOM removed), null when absent. */
-  text: string | null;
-  /** The path as given by the caller. */
-  path: string;
-}
-
-/** Injection point for tests that cannot provoke an errno for real; production uses node:fs. */
+/**
+ * The file system calls the loader makes. Production uses node:fs; tests inject failures they
+ * cannot provoke for real (EACCES as root).
+ */
 export interface ConfigFs {
   open(path: string, flags: number): Promise<FileHandle>;
   lstat(path: string): Promise<{ isSymbolicLink(): boolean }>;
   readlink(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
+  stat(path: string): Promise<{ isFile(): boolean; isDirectory(): boolean }>;
 }
 
-const realFs: ConfigFs = {
+export const realFs: ConfigFs = {
   open: (p, flags) => open(p, flags),
   lstat: (p) => lstat(p),
   readlink: (p) => readlink(p),
+  readdir: (p) => readdir(p),
+  stat: (p) => stat(p),
 };
 
-function unreadable(path: string, message: string, cause?: unknown): ConfigError {
+/** The one-line error for a file or directory that cannot be used at all. */
+export function unreadable(path: string, message: string, cause?: unknown): ConfigError {
   return new ConfigError(
     [{ file: path, line: 0, col: 0, path: '', message }],
     'CONFIG_UNREADABLE',
@@ -44,7 +41,7 @@ function unreadable(path: string, message: string, cause?: unknown): ConfigError
   );
 }
 
-function errnoOf(e: unknown): string | undefined {
+export function errnoOf(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e
     ? String((e as { code: unknown }).code)
     : undefined;
@@ -139,28 +136,12 @@ async function openFailure(path: string, e: unknown, fs: ConfigFs): Promise<stri
 }
 
 /**
- * Read and validate the config file at `path`.
- * - absent (ENOENT, also when its directory is missing) → defaults, origin 'absent';
- * - a directory, a non-regular file, a dangling symlink, a loop, no permission, more than
- *   4 MiB, binary or non-UTF-8 content → ConfigError code CONFIG_UNREADABLE (one line);
- * - invalid content → ConfigError code CONFIG_INVALID with every issue.
+ * The text of a config file (BOM removed), or null when it is absent (ENOENT, also when its
+ * directory is missing). Throws ConfigError CONFIG_UNREADABLE (one line) for a directory, a
+ * non-regular file, a dangling symlink, a loop, no permission, more than 4 MiB, binary or
+ * non-UTF-8 content.
  */
-export async function loadConfigFile(path: string): Promise<LoadedConfig> {
-  return loadConfigFileWith(path, realFs);
-}
-
-/** `loadConfigFile` with the file system injected (tests). */
-export async function loadConfigFileWith(path: string, fs: ConfigFs): Promise<LoadedConfig> {
-  const text = await readConfigText(path, fs);
-  if (text === null) return { config: defaultConfig(), origin: 'absent', text: null, path };
-  return { config: parseConfigText(text, path), origin: 'file', text, path };
-}
-
-/**
- * The text of a config file (BOM removed), or null when it is absent; the same checks as
- * `loadConfigFile` (throws ConfigError CONFIG_UNREADABLE), without parsing. Used for drop-ins.
- */
-export async function readConfigText(path: string, fs: ConfigFs = realFs): Promise<string | null> {
+export async function readConfigText(path: string, fs: ConfigFs): Promise<string | null> {
   let handle: FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer appears;

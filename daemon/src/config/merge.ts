@@ -2,23 +2,24 @@
  * Several files (config.yaml, then the drop-ins of config.d/ in lexical order) → one Config.
  * Pure. The rules, chosen so that a provisioning tool and a human can each own a file:
  *
- * - `nonMasqueradeCIDRs` is the only merged key: the lists are concatenated in file order and
- *   then collapsed. If ANY file sets it (even to `[]`), the default list is not added, exactly
- *   as a present key replaces its default in one file (and as Azure's ip-masq-agent-v2 does);
- *   the defaults apply only when no file sets it.
+ * - Keys declared `merge: 'concat'` in the registry (`nonMasqueradeCIDRs`) are concatenated in
+ *   file order. If ANY file sets one (even to `[]`), its default is not added, exactly as a
+ *   present key replaces its default in one file (and as Azure's ip-masq-agent-v2 does); the
+ *   default applies only when no file sets it.
  * - Every other setting (flannel.* and metrics.* key by key) may be set in one file only: a
  *   second file setting it is an error naming both places, never a silent "last one wins".
  * - Checks that involve other keys run on the merged values: an IPv6 prefix in a drop-in is
  *   fine when config.yaml sets `enableIPv6: true`, and `cidrLimit` limits the merged list.
  *
- * A single file goes through here too (parseConfigText), so one file and one file plus an empty
- * config.d/ behave identically.
+ * A single file goes through here too, so one file and one file plus an empty config.d/
+ * behave identically.
  */
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { collapseCidrs, type Cidr } from '../net/cidr.js';
-import { defaultNonMasqueradeCidrs } from './defaults.js';
-import { defaultConfig, mustParseCidr, type ConfigFragment, type Loc } from './parse.js';
-import type { Config } from './schema.js';
+import type { Loc } from './issues.js';
+import { parseConfigFragment, type ConfigFragment } from './parse.js';
+import type { Config, SettingKey } from './schema.js';
+import { buildConfig, CONCAT_KEYS, declarationOf } from './settings.js';
 
 /** Where one `nonMasqueradeCIDRs` entry came from (`file: null`: the built-in default list). */
 export interface CidrSource {
@@ -45,32 +46,25 @@ export interface MergedConfig {
   settingSources: Map<string, SettingSource>;
 }
 
-type Copy = (from: Config, to: Config) => void;
+const CIDR_LIST: SettingKey = 'nonMasqueradeCIDRs';
 
-/** How to take one setting from a file's values into the merged config. */
-const SETTINGS: Record<string, Copy> = {
-  masqLinkLocal: (f, t) => void (t.masqLinkLocal = f.masqLinkLocal),
-  masqLinkLocalIPv6: (f, t) => void (t.masqLinkLocalIPv6 = f.masqLinkLocalIPv6),
-  resyncInterval: (f, t) => {
-    t.resyncInterval = f.resyncInterval;
-    t.resyncIntervalMs = f.resyncIntervalMs;
-  },
-  cidrLimit: (f, t) => void (t.cidrLimit = f.cidrLimit),
-  nomasqAllReservedRanges: (f, t) => void (t.nomasqAllReservedRanges = f.nomasqAllReservedRanges),
-  enableIPv6: (f, t) => void (t.enableIPv6 = f.enableIPv6),
-  randomFully: (f, t) => void (t.randomFully = f.randomFully),
-  toPorts: (f, t) => void (t.toPorts = f.toPorts),
-  'flannel.removeMasquerade': (f, t) =>
-    void (t.flannel.removeMasquerade = f.flannel.removeMasquerade),
-  'flannel.subnetEnv': (f, t) => void (t.flannel.subnetEnv = f.flannel.subnetEnv),
-  'flannel.removeLegacy': (f, t) => void (t.flannel.removeLegacy = f.flannel.removeLegacy),
-  'flannel.clusterCIDR': (f, t) => void (t.flannel.clusterCIDR = f.flannel.clusterCIDR),
-  'flannel.nodeSubnet': (f, t) => void (t.flannel.nodeSubnet = f.flannel.nodeSubnet),
-  'metrics.textfileDir': (f, t) => void (t.metrics.textfileDir = f.metrics.textfileDir),
-  'metrics.listen': (f, t) => void (t.metrics.listen = f.metrics.listen),
-};
+/** A file that was read, with its text. */
+export interface ConfigFileText {
+  path: string;
+  text: string;
+}
 
-const MERGED_KEY = 'nonMasqueradeCIDRs';
+/**
+ * Parses and merges config files (main file first, then drop-ins); the one way from texts to
+ * a Config. `fastPath: false` is for tests and benchmarks comparing the two parse paths.
+ * @throws ConfigError with every issue of every file.
+ */
+export function mergeConfigFiles(
+  files: readonly ConfigFileText[],
+  options: { fastPath: boolean } = { fastPath: true },
+): MergedConfig {
+  return mergeConfigFragments(files.map((f) => parseConfigFragment(f.text, f.path, options)));
+}
 
 /**
  * Merges the fragments (in precedence-free file order: main file first, then drop-ins).
@@ -82,75 +76,56 @@ export function mergeConfigFragments(fragments: readonly ConfigFragment[]): Merg
     extra.get(f)?.push({ file: f.file, line: at.line, col: at.col, path, message });
   };
 
-  const config = defaultConfig();
+  const values = new Map<SettingKey, unknown>();
   const settingSources = new Map<string, SettingSource>();
   for (const f of fragments) {
-    for (const [path, at] of f.set) {
-      if (path === MERGED_KEY) continue;
-      const first = settingSources.get(path);
+    for (const [key, at] of f.set) {
+      if (declarationOf(key).merge === 'concat') continue;
+      const first = settingSources.get(key);
       if (first !== undefined) {
         report(
           f,
           at,
-          path,
-          `also set in ${first.file}:${first.line}:${first.col}; every key except ${MERGED_KEY} may be set in one file only: remove one of them`,
+          key,
+          `also set in ${first.file}:${first.line}:${first.col}; every key except ${CONCAT_KEYS.join(', ')} may be set in one file only: remove one of them`,
         );
         continue;
       }
-      settingSources.set(path, { file: f.file, ...at });
-      const copy = SETTINGS[path];
-      if (copy && f.config) copy(f.config, config);
+      settingSources.set(key, { file: f.file, ...at });
+      if (f.values.has(key)) values.set(key, f.values.get(key));
     }
   }
+  for (const key of CONCAT_KEYS) {
+    const setters = fragments.filter((f) => f.set.has(key));
+    if (setters.length === 0) continue;
+    const merged: unknown[] = [];
+    // push(...x) overflows the stack for 100,000-entry lists: append in a loop.
+    for (const f of setters) for (const v of (f.values.get(key) as unknown[]) ?? []) merged.push(v);
+    values.set(key, merged);
+  }
 
-  const contributing = fragments.filter((f) => f.cidrs !== null);
+  const contributing = fragments.filter((f) => f.set.has(CIDR_LIST));
+  let collapsed: Config['collapsed'] | null = null;
   let cidrSources: () => CidrSource[];
   if (contributing.length === 0) {
-    config.nonMasqueradeCIDRs = defaultNonMasqueradeCidrs(config.nomasqAllReservedRanges);
-    config.collapsed = collapseCidrs(config.nonMasqueradeCIDRs.map(mustParseCidr));
+    cidrSources = () => [];
+  } else {
+    const cidrs: Cidr[] = [];
+    for (const f of contributing)
+      for (const c of f.lists.get(CIDR_LIST)?.cidrs ?? []) cidrs.push(c);
+    collapsed = collapseCidrs(cidrs);
+    cidrSources = sourcesOf(values.get(CIDR_LIST) as string[], contributing);
+  }
+  const config = buildConfig(values, collapsed);
+  if (contributing.length === 0) {
     const defaults = config.nonMasqueradeCIDRs.map((cidr) => ({ cidr, file: null, line: null }));
     cidrSources = () => defaults;
-  } else {
-    const texts: string[] = [];
-    const cidrs: Cidr[] = [];
-    const owners: Array<{ fragment: ConfigFragment; index: number; count: number }> = [];
-    for (const f of contributing) {
-      const list = f.cidrs!;
-      owners.push({ fragment: f, index: texts.length, count: list.texts.length });
-      // push(...x) overflows the stack for 100,000-entry lists: append in a loop.
-      for (const t of list.texts) texts.push(t);
-      for (const c of list.cidrs) cidrs.push(c);
-    }
-    config.nonMasqueradeCIDRs = texts;
-    config.collapsed = collapseCidrs(cidrs);
-    cidrSources = sourcesOf(texts, owners);
   }
 
   if (!config.enableIPv6) {
     for (const f of fragments) extra.get(f)?.push(...f.ipv6Issues);
   }
-
-  const limit = config.cidrLimit;
-  if (limit !== null && config.nonMasqueradeCIDRs.length > limit) {
-    // Upstream's wording (main.go:258), minus its doubled "(excluding link local)".
-    const count = config.nonMasqueradeCIDRs.length;
-    const message = `the daemon can only accept up to ${limit} CIDRs (excluding link-local), but got ${count}`;
-    const only = contributing.length === 1 ? contributing[0] : undefined;
-    if (only?.cidrs) {
-      report(only, only.cidrs.at, MERGED_KEY, message);
-    } else {
-      const owner = fragments.find(
-        (f) => f.cidrLimitAt !== null && settingSources.get('cidrLimit')?.file === f.file,
-      );
-      if (owner?.cidrLimitAt) {
-        const where =
-          contributing.length > 1
-            ? ` from ${contributing.length} files (${contributing.map((f) => f.file).join(', ')})`
-            : '';
-        report(owner, owner.cidrLimitAt, 'cidrLimit', `${message}${where}`);
-      }
-    }
-  }
+  checkCidrLimit(config, fragments, contributing, settingSources, report);
 
   const issues: ConfigIssue[] = [];
   for (const f of fragments) {
@@ -163,21 +138,52 @@ export function mergeConfigFragments(fragments: readonly ConfigFragment[]): Merg
   return { config, cidrSources, settingSources };
 }
 
+/** `cidrLimit` over the merged list: reported at the list when one file holds it, else at the limit. */
+function checkCidrLimit(
+  config: Config,
+  fragments: readonly ConfigFragment[],
+  contributing: readonly ConfigFragment[],
+  settingSources: ReadonlyMap<string, SettingSource>,
+  report: (f: ConfigFragment, at: Loc, path: string, message: string) => void,
+): void {
+  const limit = config.cidrLimit;
+  if (limit === null || config.nonMasqueradeCIDRs.length <= limit) return;
+  // Upstream's wording (main.go:258), minus its doubled "(excluding link local)".
+  const count = config.nonMasqueradeCIDRs.length;
+  const message = `the daemon can only accept up to ${limit} CIDRs (excluding link-local), but got ${count}`;
+  const only = contributing.length === 1 ? contributing[0] : undefined;
+  const onlyList = only?.lists.get(CIDR_LIST);
+  if (only && onlyList) {
+    report(only, onlyList.at, CIDR_LIST, message);
+    return;
+  }
+  const owner = fragments.find(
+    (f) => f.valueAt.has('cidrLimit') && settingSources.get('cidrLimit')?.file === f.file,
+  );
+  const limitAt = owner?.valueAt.get('cidrLimit');
+  if (owner && limitAt) {
+    const where =
+      contributing.length > 1
+        ? ` from ${contributing.length} files (${contributing.map((f) => f.file).join(', ')})`
+        : '';
+    report(owner, limitAt, 'cidrLimit', `${message}${where}`);
+  }
+}
+
 /** The per-entry sources, built when asked for (only `check --json` asks). */
-function sourcesOf(
-  texts: string[],
-  owners: Array<{ fragment: ConfigFragment; index: number; count: number }>,
-): () => CidrSource[] {
+function sourcesOf(texts: string[], contributing: readonly ConfigFragment[]): () => CidrSource[] {
   let built: CidrSource[] | null = null;
   return () => {
     if (built) return built;
     built = [];
-    for (const o of owners) {
-      for (let i = 0; i < o.count; i++)
+    for (const f of contributing) {
+      const count = (f.values.get(CIDR_LIST) as string[] | undefined)?.length ?? 0;
+      const list = f.lists.get(CIDR_LIST);
+      for (let i = 0; i < count; i++)
         built.push({
-          cidr: texts[o.index + i] as string,
-          file: o.fragment.file,
-          line: o.fragment.cidrs!.lineOf(i),
+          cidr: texts[built.length] as string,
+          file: f.file,
+          line: list?.lineOf(i) ?? null,
         });
     }
     return built;

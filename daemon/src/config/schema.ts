@@ -1,65 +1,53 @@
 /**
  * The validated, normalized configuration. Nothing downstream of `config/` sees raw YAML:
  * every field here has its default filled in and every CIDR is parsed and canonical.
+ *
+ * The type is derived from the settings registry (registry.ts): one field per setting, the
+ * keys `section.name` grouped under `section`, plus the fields computed from settings.
  */
 import type { Cidr } from '../net/cidr.js';
+import type { SECTIONS, SETTINGS } from './registry.js';
+import type { Setting } from './setting.js';
 
-export interface FlannelConfig {
-  /** Delete flannel's MASQUERADE rules (iptables-nft and nftables mode). Default true. */
-  removeMasquerade: boolean;
-  /** flanneld's lease file. Default /run/flannel/subnet.env. */
-  subnetEnv: string;
-  /** Also delete flannel's rules from iptables-legacy (opt-in). Default false. */
-  removeLegacy: boolean;
-  /** Overrides FLANNEL_NETWORK / FLANNEL_IPV6_NETWORK from subnet.env (cluster CIDRs). */
-  clusterCIDR: Cidr[];
-  /** Overrides FLANNEL_SUBNET / FLANNEL_IPV6_SUBNET from subnet.env (this node's pod subnets). */
-  nodeSubnet: Cidr[];
-}
+export type { MetricsListen, PortRange } from './values.js';
 
-/** One `toPorts` interval: source ports `first`..`last` inclusive (equal for a single port). */
-export interface PortRange {
-  first: number;
-  last: number;
-}
+/** `masqLinkLocal`, `flannel.subnetEnv`, …: every key of the registry. */
+export type SettingKey = keyof typeof SETTINGS;
 
-/** Where `/metrics` is served. */
-export interface MetricsListen {
-  /** An IP literal ("127.0.0.1", "::1", "0.0.0.0"). */
-  host: string;
-  port: number;
-  /** 127.0.0.0/8 or ::1: anything else is logged as a warning at start. */
-  loopback: boolean;
-}
+/** The value type of a setting. */
+export type SettingValue<K extends SettingKey> =
+  (typeof SETTINGS)[K] extends Setting<infer T> ? T : never;
 
-export interface MetricsConfig {
-  /** node_exporter's textfile collector directory: `ip_masq.prom` is written there; null = off. */
-  textfileDir: string | null;
-  /** HTTP listener for GET /metrics; null = no socket (the default). */
-  listen: MetricsListen | null;
-}
+type TopLevelKey = Exclude<SettingKey, `${string}.${string}`>;
+export type SectionName = keyof typeof SECTIONS;
 
-export interface Config {
-  /** The list as the operator wrote it (or the default list), in order, for `check --json`. */
-  nonMasqueradeCIDRs: string[];
-  /** The same list parsed, per family, duplicates/contained/overlapping prefixes collapsed. */
+/** The settings of one section, by their name inside it. */
+type SectionValues<S extends string> = {
+  [K in SettingKey as K extends `${S}.${infer Name}` ? Name : never]: SettingValue<K>;
+};
+
+/** Every registry key under a declared section: `nosuch.key` is a type error here. */
+type UndeclaredSection = SettingKey extends infer K
+  ? K extends `${infer S}.${string}`
+    ? S extends SectionName
+      ? never
+      : S
+    : never
+  : never;
+const noUndeclaredSection: [UndeclaredSection] extends [never] ? true : UndeclaredSection = true;
+void noUndeclaredSection;
+
+/** Fields computed from settings when a config is loaded. */
+export interface DerivedFields {
+  /** `nonMasqueradeCIDRs` parsed, per family, duplicates/contained/overlapping prefixes collapsed. */
   collapsed: { ipv4: Cidr[]; ipv6: Cidr[] };
-  masqLinkLocal: boolean;
-  masqLinkLocalIPv6: boolean;
-  /** Go duration string as written (e.g. "1m30s"), and its value in milliseconds (> 0). */
-  resyncInterval: string;
+  /** `resyncInterval` in milliseconds (> 0). */
   resyncIntervalMs: number;
-  /** Max number of nonMasqueradeCIDRs entries; null = not set (we allow >= 100,000). */
-  cidrLimit: number | null;
-  nomasqAllReservedRanges: boolean;
-  enableIPv6: boolean;
-  randomFully: boolean;
-  flannel: FlannelConfig;
-  /**
-   * ip-masq-agent's `--to-ports`: TCP/UDP/SCTP are masqueraded to these source-port ranges,
-   * split in proportion to their sizes. Empty = off (any port, the kernel's choice).
-   * Kept as written: duplicates, overlaps and order are upstream's too.
-   */
-  toPorts: PortRange[];
-  metrics: MetricsConfig;
 }
+
+export type Config = { [K in TopLevelKey]: SettingValue<K> } & {
+  [S in SectionName]: SectionValues<S>;
+} & DerivedFields;
+
+export type FlannelConfig = Config['flannel'];
+export type MetricsConfig = Config['metrics'];

@@ -4,7 +4,21 @@
  * worded for the operator instead of throwing.
  */
 import { formatIp, parseIp } from '../net/cidr.js';
-import type { MetricsListen, PortRange } from './schema.js';
+
+/** One `toPorts` interval: source ports `first`..`last` inclusive (equal for a single port). */
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/** Where `/metrics` is served. */
+export interface MetricsListen {
+  /** An IP literal ("127.0.0.1", "::1", "0.0.0.0"). */
+  host: string;
+  port: number;
+  /** 127.0.0.0/8 or ::1: anything else is logged as a warning at start. */
+  loopback: boolean;
+}
 
 const INTERVAL = /^([0-9]+)(?:-([0-9]+))?$/;
 
@@ -113,4 +127,11 @@ export function parseMetricsListen(
     ok: true,
     listen: { host: formatIp(ip.family, ip.addr), port: Number(portText), loopback },
   };
+}
+
+/** "127.0.0.1:9817", "[::1]:9817". */
+export function formatListen(listen: { host: string; port: number }): string {
+  return listen.host.includes(':')
+    ? `[${listen.host}]:${listen.port}`
+    : `${listen.host}:${listen.port}`;
 }

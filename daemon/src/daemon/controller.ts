@@ -11,6 +11,7 @@
  * `flush ruleset`) is healed from the last good config rather than left until the file is fixed.
  */
 import type { Config } from '../config/schema.js';
+import type { LoadedConfig } from '../config/tree.js';
 import type { ReconcileResult } from '../reconcile/reconcile.js';
 import { ConfigError, formatConfigIssue, isIpMasqError, NftError } from '../errors.js';
 import { Backoff } from '../util/backoff.js';
@@ -18,15 +19,6 @@ import { RepeatLimiter, type Logger } from './log.js';
 import type { Trigger, PassOutcome } from './loop.js';
 import type { Notifier } from './notify.js';
 import type { PersistedConfig } from './state.js';
-
-/** What loadConfigFile (config/load.ts) returns. */
-export interface LoadedConfig {
-  config: Config;
-  origin: 'file' | 'absent';
-  /** null when absent. */
-  text: string | null;
-  path: string;
-}
 
 /** What the daemon reports of a reconcile pass: all of it but the plan. */
 export type ReconcileSummary = Omit<ReconcileResult, 'plan'>;

@@ -4,7 +4,7 @@
  * are wrapped here, and runDaemon calls `afterPass` after every pass (publish: textfile and/or
  * HTTP listener, as the enforced config's `metrics:` says) and `stop` on shutdown.
  */
-import { formatListen } from '../config/to-json.js';
+import { formatListen } from '../config/values.js';
 import type { Config, MetricsConfig } from '../config/schema.js';
 import { planToBatch } from '../nft/to-nft.js';
 import type { Plan } from '../plan/plan.js';

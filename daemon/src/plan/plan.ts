@@ -12,6 +12,7 @@
  * so a set lookup is semantically identical to upstream's ordered RETURN rules.
  */
 import type { Config, PortRange } from '../config/schema.js';
+import { planInput, type PlanInput } from './inputs.js';
 import { formatPortRange, portRangeSize } from '../config/values.js';
 import type { Cidr, IpFamily } from '../net/cidr.js';
 
@@ -117,7 +118,7 @@ export const COMMENTS: Record<RuleId, string> = {
 
 const ret: Verdict = { kind: 'return' };
 
-function planTable(config: Config, facts: PlanFacts, ipFamily: IpFamily): PlanTable {
+function planTable(config: PlanInput, facts: PlanFacts, ipFamily: IpFamily): PlanTable {
   const rules: PlanRule[] = [
     { id: 'local', comment: COMMENTS.local, match: [{ kind: 'daddr-local' }], verdict: ret },
   ];
@@ -153,7 +154,7 @@ function planTable(config: Config, facts: PlanFacts, ipFamily: IpFamily): PlanTa
     });
   }
 
-  const set = config.collapsed[ipFamily];
+  const set = config.nonMasqueradeCIDRs[ipFamily];
   // An empty interval set would still work, but a rule that can never match only costs a
   // lookup per new flow and confuses `status`; leave it out.
   if (set.length > 0) {
@@ -209,7 +210,8 @@ export function percent(fraction: number): string {
 }
 
 /** The rules our tables must hold for this config and these facts. */
-export function buildPlan(config: Config, facts: PlanFacts = NO_FACTS): Plan {
+export function buildPlan(loaded: Config, facts: PlanFacts = NO_FACTS): Plan {
+  const config = planInput(loaded);
   const tables = [planTable(config, facts, 'ipv4')];
   if (config.enableIPv6) tables.push(planTable(config, facts, 'ipv6'));
   return { tables, absent: config.enableIPv6 ? [] : ['ip6'] };

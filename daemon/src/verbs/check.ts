@@ -1,7 +1,8 @@
 import { relative } from 'node:path';
-import type { LoadedConfigTree } from '../config/dropins.js';
+import type { LoadedConfigTree } from '../config/tree.js';
 import { emptyListWarnings } from '../config/empty-lists.js';
-import { configToJson, formatListen } from '../config/to-json.js';
+import { configToJson } from '../config/to-json.js';
+import { formatListen } from '../config/values.js';
 import { ConfigError, ExitCode, formatConfigIssue, type ConfigIssue } from '../errors.js';
 import { withImportHint } from '../migrate/manifest-hint.js';
 import { loadConfig, plural } from './common.js';

@@ -1,5 +1,5 @@
 /** Steps several verbs share: load the config, and build reconcile's dependencies. */
-import { loadConfigTree, type LoadedConfigTree } from '../config/dropins.js';
+import { loadConfigTree, type LoadedConfigTree } from '../config/tree.js';
 import { ConfigError } from '../errors.js';
 import type { ReconcileDeps } from '../reconcile/reconcile.js';
 import { flannelHooks } from '../reconcile/flannel-hooks.js';

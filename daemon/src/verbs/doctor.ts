@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode } from '../errors.js';
-import { defaultConfig } from '../config/parse.js';
+import { defaultConfig } from '../config/settings.js';
 import type { Config } from '../config/schema.js';
 import { readLiveTables, planDifference } from '../reconcile/live-tables.js';
 import { toPlanFacts } from '../reconcile/flannel-hooks.js';

@@ -1,6 +1,7 @@
 /** `ip-masq run`: the daemon (systemd's ExecStart). */
-import { loadConfigTree, parseConfigSnapshot } from '../config/dropins.js';
-import { defaultConfig } from '../config/parse.js';
+import { defaultConfig } from '../config/settings.js';
+import { parseConfigSnapshot } from '../config/snapshot.js';
+import { loadConfigTree } from '../config/tree.js';
 import { flannelHooks } from '../reconcile/flannel-hooks.js';
 import { reconcile, type ReconcileMemo } from '../reconcile/reconcile.js';
 import { runDaemon } from '../daemon/run.js';
