@@ -16,7 +16,7 @@ import type {
   NftEventStream,
   NftProbe,
 } from '../../daemon/src/nft/backend.js';
-import { parseMonitorLine } from '../../daemon/src/nft/monitor.js';
+import { parseMonitorLine, selectedByObjects } from '../../daemon/src/nft/monitor.js';
 import type {
   NftBatch,
   NftChain,
@@ -383,6 +383,6 @@ class FakeStream implements NftEventStream {
   deliver(line: string): void {
     if (this.handlers.prefilter && !this.handlers.prefilter(line)) return;
     const ev = parseMonitorLine(line);
-    if (ev) this.handlers.onEvent(ev);
+    if (ev && selectedByObjects(this.handlers.objects ?? [], ev)) this.handlers.onEvent(ev);
   }
 }

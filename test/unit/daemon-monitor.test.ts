@@ -8,6 +8,7 @@ import {
   mayConcernUs,
   NftMonitor,
   parseMonitorLine,
+  selectedByObjects,
   touchesOwnTables,
   type MonitorEvent,
 } from '../../daemon/src/nft/monitor.js';
@@ -96,6 +97,19 @@ describe('routing', () => {
     expect(isFlannelMasqueradeAdd(ev(LINES.flannelReturn))).toBe(false);
     expect(isFlannelMasqueradeAdd(ev(LINES.kubeMasq))).toBe(false);
     expect(isFlannelMasqueradeAdd(ev(LINES.flannelXt.replace('"add"', '"delete"')))).toBe(false);
+  });
+});
+
+describe('selectedByObjects', () => {
+  it('keeps what `nft monitor [new|destroy] <objects>` would print', () => {
+    expect(selectedByObjects([], ev(LINES.delRule))).toBe(true);
+    expect(selectedByObjects(['chains'], ev(LINES.addChain))).toBe(true);
+    expect(selectedByObjects(['chains'], ev(LINES.addTable))).toBe(false);
+    expect(selectedByObjects(['new', 'rules'], ev(LINES.flannelXt))).toBe(true);
+    expect(selectedByObjects(['new', 'rules'], ev(LINES.delRule))).toBe(false);
+    expect(selectedByObjects(['destroy', 'tables'], ev(LINES.delTable6))).toBe(true);
+    expect(selectedByObjects(['elements'], ev(LINES.addElem))).toBe(true);
+    expect(selectedByObjects(['ruleset'], ev(LINES.addElem))).toBe(false);
   });
 });
 

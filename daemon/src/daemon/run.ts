@@ -7,9 +7,10 @@
  * behave the same way; `ip-masq cleanup` removes them on purpose).
  */
 import type { EventEmitter } from 'node:events';
-import type { NftBackend, NftEventStream } from '../nft/backend.js';
+import type { NftBackend } from '../nft/backend.js';
 import { isFlannelMasqueradeAdd } from '../flannel/match.js';
 import { mayConcernUs, touchesOwnTables } from '../nft/monitor.js';
+import { ScopedMonitor } from '../nft/scoped-monitor.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
 import { ReconcileLoop } from './loop.js';
@@ -57,13 +58,23 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const state = new StateStore(resolveStateDir(options.stateDir, options.env));
   const limiter = new RepeatLimiter();
 
+  // Started before the first pass so a change racing our start-up is not missed.
+  let monitor: ScopedMonitor | null = null;
+  const readds = options.flannelReadds;
   const controller = new DaemonController({
     configPath: options.configPath,
     load: options.load,
     parse: options.parse,
     defaults: options.defaults,
     reconcile: options.reconcile,
-    ...(options.flannelReadds ? { flannelReadds: options.flannelReadds } : {}),
+    // Every pass reports its flannel deletions here: a deletion opens the window in which
+    // flanneld's re-add is watched rule by rule (nft/scoped-monitor.ts).
+    flannelReadds: {
+      record(deleted, now) {
+        if (deleted > 0) monitor?.watchRules();
+        return readds?.record(deleted, now) ?? { warning: null };
+      },
+    },
     state,
     log,
     notify,
@@ -137,28 +148,31 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     },
   });
 
-  // Started before the first pass so a change racing our start-up is not missed.
-  let monitor: NftEventStream | null = null;
   if (options.monitor !== false) {
-    monitor = options.client.monitor({
+    monitor = new ScopedMonitor({
+      open: (handlers) => options.client.monitor(handlers),
       prefilter: mayConcernUs,
       onEvent: (ev) => {
         if (touchesOwnTables(ev)) loop.trigger('drift');
         else if (isFlannelMasqueradeAdd(ev)) loop.trigger('flannel');
       },
       // Events were lost while it was down: look once.
-      onStart: (restarts) => {
+      onStart: (restarts, scope) => {
         if (restarts > 0) {
-          log.info({ restarts }, 'nft monitor running again');
+          log.info({ restarts, scope }, 'nft monitor running again');
           limiter.reset();
           loop.trigger('drift');
         }
       },
-      onExit: (why, retryInMs) => {
-        const admitted = limiter.admit(`monitor:${why}`);
+      onExit: (why, retryInMs, scope) => {
+        const admitted = limiter.admit(`monitor:${scope}:${why}`);
         if (admitted)
           log.warn(
-            { retryInMs, ...(admitted.suppressed ? { suppressed: admitted.suppressed } : {}) },
+            {
+              retryInMs,
+              scope,
+              ...(admitted.suppressed ? { suppressed: admitted.suppressed } : {}),
+            },
             `${why}; drift detection falls back to the resync timer until it restarts`,
           );
       },

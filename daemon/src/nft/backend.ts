@@ -13,6 +13,11 @@ export interface NftProbe {
 
 /** What a consumer of the event stream is told (see NftMonitorOptions in monitor.ts). */
 export interface NftEventHandlers {
+  /**
+   * nft's own event filter (`nft -j monitor new rules` is ['new', 'rules']); default: every
+   * event. Filtered-out events are dropped by nft before it decodes them.
+   */
+  objects?: readonly string[];
   onEvent: (ev: MonitorEvent) => void;
   /** The stream started (first time or after a restart). */
   onStart?: (restarts: number) => void;

@@ -1,5 +1,5 @@
 /**
- * A long-running `nft -j monitor` child: one JSON object per line (`{"add":{"rule":{…}}}`,
+ * A long-running `nft -j monitor [objects…]` child: one JSON object per line (`{"add":{"rule":{…}}}`,
  * `{"delete":{"table":{…}}}`), flushed per event (nft 1.0.6). It tells the daemon at once when
  * someone deletes, flushes or edits our tables (Debian's nftables.service runs `flush ruleset`)
  * or when flannel re-adds a MASQUERADE rule, so drift heals in milliseconds rather than at the
@@ -51,6 +51,27 @@ export function parseMonitorLine(line: string): MonitorEvent | null {
   return ev;
 }
 
+const OBJECT_KINDS: Readonly<Record<string, string>> = {
+  tables: 'table',
+  chains: 'chain',
+  sets: 'set',
+  rules: 'rule',
+  elements: 'element',
+};
+
+/**
+ * Whether `nft monitor [new|destroy] [tables|chains|sets|rules|elements]` prints this event
+ * (for fakes of the monitor; nft itself filters before decoding). Unknown words select nothing.
+ */
+export function selectedByObjects(objects: readonly string[], ev: MonitorEvent): boolean {
+  for (const word of objects) {
+    if (word === 'new' && ev.op !== 'add') return false;
+    else if (word === 'destroy' && ev.op !== 'delete') return false;
+    else if (word !== 'new' && word !== 'destroy' && OBJECT_KINDS[word] !== ev.kind) return false;
+  }
+  return true;
+}
+
 /** Lines that can matter to the daemon: our tables, or a masquerade rule (flannel's). */
 export function mayConcernUs(line: string): boolean {
   return line.includes('"ip-masq"') || line.includes('asquerade') || line.includes('MASQUERADE');
@@ -62,8 +83,14 @@ export function touchesOwnTables(ev: MonitorEvent, tableName = TABLE_NAME): bool
 }
 
 export interface NftMonitorOptions {
-  /** argv that runs nft (NftClient.argv); `-j monitor` is appended. */
+  /** argv that runs nft (NftClient.argv); `-j monitor` and `objects` are appended. */
   argv: readonly string[];
+  /**
+   * nft's own event filter, e.g. ['chains'] or ['new', 'rules'] (default: every event). nft
+   * drops the other object types before decoding them, which is what makes a filtered monitor
+   * cheap while a co-tenant rewrites thousands of rules (docs/ARCHITECTURE.md, "The monitor").
+   */
+  objects?: readonly string[];
   onEvent: (ev: MonitorEvent) => void;
   /** The child started (first time or after a restart). */
   onStart?: (restarts: number) => void;
@@ -100,7 +127,8 @@ export class NftMonitor {
     const [cmd, ...prefix] = this.options.argv as [string, ...string[]];
     const startedAt = Date.now();
     let stderr = '';
-    const child = spawn(cmd, [...prefix, '-j', 'monitor'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [...prefix, '-j', 'monitor', ...(this.options.objects ?? [])];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let spawnError: Error | null = null;
     let gone = false;
