@@ -105,6 +105,25 @@ const SCENARIOS = [
     text: true, // prints text only; parsed by lib/report.mjs
   },
   {
+    id: 'churn-cost',
+    what: "B7 daemon CPU under a co-tenant's nat rule churn; reactions under that churn",
+    argv: FULL
+      ? ['bench/churn-cost.mjs', '--window', '10', '--reps', '3', '--heals', '60', '--readds', '30']
+      : [
+          'bench/churn-cost.mjs',
+          '--rates',
+          '0,4000',
+          '--window',
+          '2',
+          '--reps',
+          '1',
+          '--heals',
+          '5',
+          '--readds',
+          '3',
+        ],
+  },
+  {
     id: 'config',
     what: 'config parse and CIDR collapse at 100,000 entries (vitest bench)',
     cmd: (json) => [

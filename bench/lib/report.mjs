@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, stats } from './common.mjs';
 import { FINDINGS } from './findings.mjs';
+import { loadB7Before, reportB7 } from './report-b7.mjs';
 import { distributionChart, lineChart } from './svg.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
@@ -465,6 +466,9 @@ export function writeReport({ meta, results, full }) {
         )
       : target('B5 start → READY', '≤ 400 ms', 'not measured', null),
   );
+
+  // ---------------------------------------------------------------- B7
+  targets.push(...reportB7({ md, svg, target, after: ok('churn-cost'), before: loadB7Before() }));
 
   // ---------------------------------------------------------------- config
   if (config) {

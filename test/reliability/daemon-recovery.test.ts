@@ -59,18 +59,15 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     daemon = null;
   });
 
-  it('restores its table after an external `nft flush ruleset`, a deleted table, a deleted rule and a foreign set element', async () => {
-    daemon = await startWith(CONFIG_A);
-    const breakers: string[][] = [
-      ['nft', 'flush', 'ruleset'],
-      ['nft', 'delete', 'table', 'ip', 'ip-masq'],
-      ['nft', 'flush', 'chain', 'ip', 'ip-masq', 'postrouting'],
-      ['nft', 'add', 'element', 'ip', 'ip-masq', 'nomasq', '{ 203.0.113.0/24 }'],
-    ];
+  /**
+   * Breaks the table with each command and waits for the daemon to restore it, with an audit
+   * event naming `trigger`.
+   */
+  async function healsEach(d: DaemonChild, breakers: string[][], trigger: string): Promise<void> {
     for (const argv of breakers) {
-      await daemon.quiet();
+      await d.quiet();
       const healthy = await sb.rulesetText();
-      const from = daemon.lines.length;
+      const from = d.lines.length;
       await sb.ns.mustExec(argv);
       await waitFor(
         `restored after ${argv.join(' ')}`,
@@ -78,19 +75,44 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
           (await sb.rulesetText()).replace(/"handle": \d+/g, '') ===
           healthy.replace(/"handle": \d+/g, ''),
       );
-      const audit = await daemon.waitForLine(
+      const audit = await d.waitForLine(
         'the audit event',
         (l) => l.msg === 'applied ruleset',
         from,
       );
-      expect(audit).toMatchObject({ trigger: 'drift', generation: expect.any(Number) });
+      expect(audit).toMatchObject({ trigger, generation: expect.any(Number) });
       expect(typeof audit.reason).toBe('string');
     }
+  }
+
+  it('restores its table at once after an external `nft flush ruleset`, a deleted table and a deleted chain', async () => {
+    daemon = await startWith(CONFIG_A);
+    await healsEach(
+      daemon,
+      [
+        ['nft', 'flush', 'ruleset'],
+        ['nft', 'delete', 'table', 'ip', 'ip-masq'],
+        ['nft', 'flush chain ip ip-masq postrouting; delete chain ip ip-masq postrouting'],
+      ],
+      'drift',
+    );
     // Our own applies echo back through the monitor: one more pass, not a loop.
     await daemon.quiet();
     const mark = daemon.passesStarted();
     await new Promise((r) => setTimeout(r, 1000));
     expect(daemon.passesStarted()).toBe(mark);
+  });
+
+  it('repairs edits inside its table (a flushed chain, a foreign set element) at the resync, which the monitor does not watch', async () => {
+    daemon = await startWith(CONFIG_A.replace('resyncInterval: 1h', 'resyncInterval: 1s'));
+    await healsEach(
+      daemon,
+      [
+        ['nft', 'flush', 'chain', 'ip', 'ip-masq', 'postrouting'],
+        ['nft', 'add', 'element', 'ip', 'ip-masq', 'nomasq', '{ 203.0.113.0/24 }'],
+      ],
+      'resync',
+    );
   });
 
   it('nft failing (kernel error, then missing binary): stays up, says why, backs off, recovers by itself', async () => {
