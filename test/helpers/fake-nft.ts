@@ -382,6 +382,8 @@ class FakeStream implements NftEventStream {
 
   deliver(line: string): void {
     if (this.handlers.prefilter && !this.handlers.prefilter(line)) return;
+    const needles = this.handlers.mustContainAny;
+    if (needles && !needles.some((n) => line.includes(n))) return;
     const ev = parseMonitorLine(line);
     if (ev && selectedByObjects(this.handlers.objects ?? [], ev)) this.handlers.onEvent(ev);
   }

@@ -9,7 +9,7 @@
 import type { EventEmitter } from 'node:events';
 import type { NftBackend } from '../nft/backend.js';
 import { isFlannelMasqueradeAdd } from '../flannel/match.js';
-import { mayConcernUs, touchesOwnTables } from '../nft/monitor.js';
+import { CONCERN_NEEDLES, touchesOwnTables } from '../nft/monitor.js';
 import { ScopedMonitor } from '../nft/scoped-monitor.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
@@ -151,7 +151,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   if (options.monitor !== false) {
     monitor = new ScopedMonitor({
       open: (handlers) => options.client.monitor(handlers),
-      prefilter: mayConcernUs,
+      mustContainAny: CONCERN_NEEDLES,
       onEvent: (ev) => {
         if (touchesOwnTables(ev)) loop.trigger('drift');
         else if (isFlannelMasqueradeAdd(ev)) loop.trigger('flannel');

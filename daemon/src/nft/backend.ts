@@ -25,6 +25,8 @@ export interface NftEventHandlers {
   onExit?: (reason: string, retryInMs: number) => void;
   /** Cheap test on the raw line before it is parsed (a busy node streams many events). */
   prefilter?: (line: string) => boolean;
+  /** Lines containing none of these are dropped before they are decoded (the cheap prefilter). */
+  mustContainAny?: readonly string[];
 }
 
 /** A running `nft -j monitor` (or its fake): start it once, stop it once. */

@@ -9,9 +9,9 @@
  * network namespace), restarted with backoff when it dies, and killed on stop().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { FAMILIES, TABLE_NAME } from '../plan/plan.js';
 import { Backoff } from '../util/backoff.js';
+import { LineSieve } from './line-sieve.js';
 
 /** One monitor event, reduced to what the daemon routes on. */
 export interface MonitorEvent {
@@ -72,9 +72,12 @@ export function selectedByObjects(objects: readonly string[], ev: MonitorEvent):
   return true;
 }
 
+/** What a line that can matter to the daemon contains: our tables, or a masquerade (flannel's). */
+export const CONCERN_NEEDLES: readonly string[] = [`"${TABLE_NAME}"`, 'asquerade', 'MASQUERADE'];
+
 /** Lines that can matter to the daemon: our tables, or a masquerade rule (flannel's). */
 export function mayConcernUs(line: string): boolean {
-  return line.includes('"ip-masq"') || line.includes('asquerade') || line.includes('MASQUERADE');
+  return CONCERN_NEEDLES.some((n) => line.includes(n));
 }
 
 /** The tables ip-masq owns: `ip ip-masq` and `ip6 ip-masq`. */
@@ -101,6 +104,11 @@ export interface NftMonitorOptions {
    * streams set-element events all day, and none of them concern us.
    */
   prefilter?: (line: string) => boolean;
+  /**
+   * Lines containing none of these strings are dropped before they are decoded (line-sieve.ts):
+   * the cheap form of `prefilter` for a busy stream.
+   */
+  mustContainAny?: readonly string[];
   backoff?: Backoff;
   /** Child output that ran for at least this long counts as healthy (backoff reset). */
   healthyAfterMs?: number;
@@ -135,13 +143,13 @@ export class NftMonitor {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 2000) stderr += d;
     });
-    const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
     const prefilter = this.options.prefilter;
-    lines.on('line', (line) => {
+    const lines = new LineSieve(this.options.mustContainAny, (line) => {
       if (prefilter && !prefilter(line)) return;
       const ev = parseMonitorLine(line);
       if (ev) this.options.onEvent(ev);
     });
+    child.stdout!.on('data', (chunk: Buffer) => lines.push(chunk));
     child.once('spawn', () => this.options.onStart?.(this.restarts));
     // 'exit', not 'close': when argv is a wrapper that forks nft instead of exec'ing it, the
     // orphaned nft keeps the pipe open and 'close' would never come.
@@ -155,7 +163,7 @@ export class NftMonitor {
         if (finished) return;
         finished = true;
         clearTimeout(grace);
-        lines.close();
+        lines.end();
         child.stdout!.destroy();
         child.stderr!.destroy();
         this.scheduleRestart(cmd, startedAt, spawnError, code, signal, stderr);

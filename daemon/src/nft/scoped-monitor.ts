@@ -28,8 +28,8 @@ export interface ScopedMonitorOptions {
   /** A child started; restarts > 0 means events may have been lost while it was down. */
   onStart?: (restarts: number, scope: MonitorScope) => void;
   onExit?: (reason: string, retryInMs: number, scope: MonitorScope) => void;
-  /** Cheap test on the raw line before it is parsed (monitor.ts mayConcernUs). */
-  prefilter?: (line: string) => boolean;
+  /** Lines containing none of these are dropped undecoded (monitor.ts CONCERN_NEEDLES). */
+  mustContainAny?: readonly string[];
   /** How long the rule watch stays on after the last watchRules(). Default 120 s. */
   ruleWindowMs?: number;
 }
@@ -92,11 +92,11 @@ export class ScopedMonitor {
   }
 
   private child(scope: MonitorScope, objects: string[]): NftEventStream {
-    const { onStart, onExit, prefilter } = this.options;
+    const { onStart, onExit, mustContainAny } = this.options;
     return this.options.open({
       objects,
       onEvent: this.options.onEvent,
-      ...(prefilter ? { prefilter } : {}),
+      ...(mustContainAny ? { mustContainAny } : {}),
       onStart: (restarts) => onStart?.(restarts, scope),
       onExit: (why, retryInMs) => onExit?.(why, retryInMs, scope),
     });
