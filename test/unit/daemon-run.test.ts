@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -36,14 +36,19 @@ describe('runDaemon', () => {
       stopping: (s) => void notes.push(`STOPPING ${s}`),
       flush: async () => undefined,
     };
+    // flannel's lease file present: READY carries no "no subnet.env yet" note.
+    const subnetEnv = join(dir, 'subnet.env');
+    writeFileSync(subnetEnv, 'FLANNEL_NETWORK=10.244.0.0/16\n');
     const parse = (text: string, file: string): Config => {
       if (text.includes('!'))
         throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'bang' }]);
+      const base = makeConfig();
       return makeConfig({
         nonMasqueradeCIDRs: text
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean),
+        flannel: { ...base.flannel, subnetEnv },
       });
     };
     let gate: Promise<void> = Promise.resolve();
@@ -136,5 +141,87 @@ describe('runDaemon', () => {
     expect(applied[applied.length - 1]).toEqual(['198.18.0.0/15']);
     expect(notes[notes.length - 1]).toBe('STOPPING stopping (SIGTERM); rules stay in place');
     expect(signals.listenerCount('SIGHUP')).toBe(0);
+  });
+
+  it('re-plans as soon as flannel writes subnet.env into a directory that did not exist at start; READY does not wait for it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipm-run-facts-'));
+    const configPath = join(dir, 'etc', 'config.yaml');
+    mkdirSync(join(dir, 'etc'));
+    writeFileSync(configPath, 'x');
+    const flannelDir = join(dir, 'run', 'flannel');
+    const subnetEnv = join(flannelDir, 'subnet.env');
+    const base = makeConfig();
+    const config = makeConfig({ flannel: { ...base.flannel, subnetEnv } });
+    const notes: string[] = [];
+    const lines: Array<Record<string, unknown>> = [];
+    const signals = new EventEmitter();
+    // What each reconcile would have seen of the facts (the real one reads the file).
+    const seen: Array<string | null> = [];
+    const done = runDaemon({
+      configPath,
+      stateDir: join(dir, 'state'),
+      client: new NftClient({ argv: ['/nonexistent/nft'] }),
+      env: {},
+      signals,
+      monitor: false,
+      log: createLogger({
+        journal: false,
+        level: 'debug',
+        write: (l) => void lines.push(JSON.parse(l) as Record<string, unknown>),
+      }),
+      notifier: {
+        enabled: true,
+        watchdogIntervalMs: null,
+        ready: (s) => void notes.push(`READY ${s}`),
+        status: (s) => void notes.push(`STATUS ${s}`),
+        watchdog: () => undefined,
+        stopping: () => undefined,
+        flush: async () => undefined,
+      },
+      load: async (path): Promise<LoadedConfig> => ({ config, origin: 'file', text: 'x', path }),
+      parse: () => config,
+      defaults: () => config,
+      reconcile: async () => {
+        let text: string | null = null;
+        try {
+          text = readFileSync(subnetEnv, 'utf8');
+        } catch {
+          // not written yet
+        }
+        const changed = seen[seen.length - 1] !== text;
+        seen.push(text);
+        return {
+          changed,
+          cidrsAdded: [],
+          cidrsRemoved: [],
+          flannelDeleted: [],
+          transactions: changed ? 1 : 0,
+          durationMs: 1,
+        };
+      },
+    });
+    await vi.waitFor(() => expect(notes[0]).toMatch(/^READY /), { timeout: 5000 });
+    expect(notes[0]).toBe(
+      `READY enforcing ${configPath}, generation 1; no ${subnetEnv} yet: no pod-network exclusions until flanneld writes it (watched)`,
+    );
+    expect(seen).toEqual([null]);
+
+    // flanneld starts: creates /run/flannel, writes .subnet.env and renames it into place.
+    mkdirSync(flannelDir, { recursive: true });
+    writeFileSync(join(flannelDir, '.subnet.env'), 'FLANNEL_NETWORK=10.244.0.0/16\n');
+    renameSync(join(flannelDir, '.subnet.env'), subnetEnv);
+    await vi.waitFor(() => expect(seen[seen.length - 1]).toBe('FLANNEL_NETWORK=10.244.0.0/16\n'), {
+      timeout: 5000,
+    });
+    expect(
+      lines.some((l) => l.msg === 'pass started' && (l.triggers as string[]).includes('facts')),
+    ).toBe(true);
+    // No resync happened: the default resync is 60 s.
+    expect(lines.some((l) => (l.triggers as string[] | undefined)?.includes('resync'))).toBe(false);
+    await vi.waitFor(() =>
+      expect(notes[notes.length - 1]).toBe(`STATUS enforcing ${configPath}, generation 2`),
+    );
+    signals.emit('SIGTERM');
+    expect(await done).toBe(0);
   });
 });

@@ -32,6 +32,14 @@ export interface ControllerDeps {
   defaults: () => Config;
   /** One reconcile of the kernel towards `config` (throws NftError/IpMasqError). */
   reconcile: (config: Config) => Promise<ReconcileSummary>;
+  /**
+   * Called with the config about to be reconciled, before reconcile reads flannel's facts: the
+   * daemon points its subnet.env watch there (watch-facts.ts), so no write after the read is
+   * missed.
+   */
+  beforeReconcile?: (config: Config) => void;
+  /** A note for STATUS= about facts still missing (e.g. no subnet.env yet), or null. */
+  factsNote?: (config: Config) => string | null;
   state: {
     readonly file: string;
     load(onCorrupt?: (reason: string) => void): Promise<PersistedConfig | null>;
@@ -142,6 +150,7 @@ export class DaemonController {
     }
     let result: ReconcileSummary;
     try {
+      this.deps.beforeReconcile?.(enforced.config);
       result = await this.deps.reconcile(enforced.config);
     } catch (e) {
       return this.nftFailed(e);
@@ -384,6 +393,8 @@ export class DaemonController {
           ? `enforcing the persisted last good config`
           : `enforcing ${e.source}`;
     const parts = [`${what}, generation ${this.generationCount}`];
+    const facts = e ? this.deps.factsNote?.(e.config) : null;
+    if (facts) parts.push(facts);
     if (this.configIssue) parts.unshift(`config invalid: ${this.configIssue}`);
     if (this.nftProblem && retryInMs !== undefined)
       parts.unshift(

@@ -18,6 +18,7 @@ export type Trigger =
   | 'resync' // the resyncInterval timer (backstop)
   | 'drift' // nft monitor: someone changed our tables
   | 'flannel' // nft monitor: flannel (re-)added a MASQUERADE rule
+  | 'facts' // flannel's subnet.env written, renamed into place or deleted (watch-facts.ts)
   | 'retry'; // the backoff timer after a failed pass
 
 /** Triggers that come from the operator: they start a pass even while a retry is pending. */

@@ -1,6 +1,6 @@
 /**
- * `ip-masq run`: wires the triggers (config directory watcher, SIGHUP, resync timer, nft
- * monitor) into the one serialized reconcile loop, talks to systemd, and stops cleanly.
+ * `ip-masq run`: wires the triggers (config directory watcher, flannel subnet.env watcher,
+ * SIGHUP, resync timer, nft monitor) into the one serialized reconcile loop, talks to systemd, and stops cleanly.
  *
  * On SIGTERM/SIGINT the current apply finishes and the rules stay in place: a restart or an
  * upgrade must not open a window without the node's SNAT policy (kube-proxy and ip-masq-agent
@@ -17,6 +17,7 @@ import { ReconcileLoop } from './loop.js';
 import { createNotifier, type Notifier } from './notify.js';
 import { resolveStateDir, StateStore } from './state.js';
 import type { ConfigWatcher } from './watch.js';
+import { FactsWatcher, factsNote } from './watch-facts.js';
 import { watchConfigTree } from './watch-tree.js';
 
 export interface RunDaemonOptions {
@@ -58,6 +59,21 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const state = new StateStore(resolveStateDir(options.stateDir, options.env));
   const limiter = new RepeatLimiter();
 
+  // flannel's subnet.env: followed from the first pass on (the path is in the config).
+  const facts = new FactsWatcher({
+    onChange: (event, path) => {
+      log.debug({ event, path }, 'flannel subnet.env event');
+      loop.trigger('facts');
+    },
+    onError: (e) => {
+      if (limiter.admit(`watch-facts:${e.message}`))
+        log.warn(
+          { error: e.message },
+          "flannel subnet.env watcher error; flannel's facts are still re-read at the resync",
+        );
+    },
+  });
+
   // Started before the first pass so a change racing our start-up is not missed.
   let monitor: ScopedMonitor | null = null;
   const readds = options.flannelReadds;
@@ -67,6 +83,8 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     parse: options.parse,
     defaults: options.defaults,
     reconcile: options.reconcile,
+    beforeReconcile: (config) => facts.follow(config.flannel.subnetEnv),
+    factsNote,
     // Every pass reports its flannel deletions here: a deletion opens the window in which
     // flanneld's re-add is watched rule by rule (nft/scoped-monitor.ts).
     flannelReadds: {
@@ -100,6 +118,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       );
       // Cheap (a stat): re-arms the watcher if its directory came or went unnoticed.
       watcher.recheck();
+      facts.recheck();
       // Re-armed after every pass: the backstop fires resyncInterval after the last check.
       if (resyncTimer) clearTimeout(resyncTimer);
       resyncTimer = setTimeout(() => loop.trigger('resync'), controller.resyncIntervalMs);
@@ -200,6 +219,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   if (resyncTimer) clearTimeout(resyncTimer);
   if (watchdogTimer) clearInterval(watchdogTimer);
   watcher.close();
+  facts.close();
   await monitor?.stop();
   await options.onStop?.();
   await notify.flush();

@@ -22,7 +22,8 @@ export const run: Verb = {
   usage: `Usage: ip-masq run [--config PATH] [--state-dir DIR] [--nft PATH] [--log-level LEVEL]
 
 Runs until SIGTERM/SIGINT (the rules stay in place on exit). Reconciles at start, whenever
-the config file's directory or its drop-in directory config.d/ changes, on SIGHUP, when nft
+the config file's directory or its drop-in directory config.d/ changes, when flannel's
+subnet.env is written (its directory may appear later), on SIGHUP, when nft
 reports a change to table ip/ip6 ip-masq or a flannel MASQUERADE rule, and every
 resyncInterval. An invalid config keeps the current rules (and the last good config,
 persisted in the state directory, is used at start); a failing nft is retried with backoff
