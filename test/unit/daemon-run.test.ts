@@ -192,6 +192,8 @@ describe('runDaemon', () => {
         seen.push(text);
         return {
           changed,
+          reason: changed ? 'set differs' : null,
+          warnings: [],
           cidrsAdded: [],
           cidrsRemoved: [],
           flannelDeleted: [],
