@@ -1,6 +1,9 @@
 import { ExitCode } from '../errors.js';
+import { dryRun } from '../reconcile/dry-run.js';
+import { flannelHooks } from '../reconcile/flannel-hooks.js';
 import { reconcile, type ReconcileResult } from '../reconcile/reconcile.js';
 import { loadConfig, plural, reconcileDeps } from './common.js';
+import { describeDryRun, dryRunPermission } from './dry-run-report.js';
 import type { Verb } from './verb.js';
 
 /** The one line apply prints: what changed, or that nothing had to. */
@@ -33,15 +36,30 @@ export const apply: Verb = {
   name: 'apply',
   summary:
     'one reconcile pass: probe nft, plan, apply atomically, verify, remove flannel masquerade',
-  usage: `Usage: ip-masq apply [--config PATH] [--nft PATH]
+  usage: `Usage: ip-masq apply [--config PATH] [--nft PATH] [--dry-run]
 
 Loads the config, replaces ip-masq's nft tables in one atomic transaction if they differ from
 it, reads them back to verify, then deletes flannel's MASQUERADE rules. Idempotent: a second
-run changes nothing. Prints one line saying what changed.`,
+run changes nothing. Prints one line saying what changed.
+
+  --dry-run   change nothing: plan, build the real transaction, have the kernel check it
+              (nft -c), and print the CIDRs that would be added and removed, the flannel
+              rules that would be deleted, and any warnings. Needs CAP_NET_ADMIN, as nft -c does`,
   common: ['config', 'nft'],
-  options: {},
+  options: { 'dry-run': { type: 'boolean' } },
   async run(ctx) {
     const { config } = await loadConfig(ctx);
+    if (ctx.values['dry-run']) {
+      const client = ctx.nft();
+      const result = await client
+        .probe()
+        .then(() => dryRun({ client, flannel: flannelHooks() }, config))
+        .catch((e: unknown) => {
+          throw dryRunPermission(e);
+        });
+      ctx.io.stdout(describeDryRun(result));
+      return ExitCode.OK;
+    }
     const deps = reconcileDeps(ctx);
     await deps.client.probe();
     const result = await reconcile(deps, config);
