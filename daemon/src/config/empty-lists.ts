@@ -5,25 +5,15 @@
  */
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { ConfigIssue } from '../errors.js';
+import { declarationOf, SETTING_KEYS } from './settings.js';
 
-/** Keys that take a list, with what an empty value means and what to write instead. */
-const LIST_KEYS: ReadonlyArray<{ path: readonly string[]; meaning: string }> = [
-  {
-    path: ['nonMasqueradeCIDRs'],
-    meaning:
-      'no value means an empty list: no destination keeps the pod source address, so all traffic leaving the node (outside the pod network and link-local) is masqueraded; write "nonMasqueradeCIDRs: []" if that is meant, or delete the line for the defaults (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)',
+/** Keys whose declaration (registry.ts) says what an empty value means and what to write instead. */
+const LIST_KEYS: ReadonlyArray<{ path: readonly string[]; meaning: string }> = SETTING_KEYS.flatMap(
+  (key) => {
+    const meaning = declarationOf(key).blank;
+    return meaning === undefined ? [] : [{ path: key.split('.'), meaning }];
   },
-  {
-    path: ['flannel', 'clusterCIDR'],
-    meaning:
-      "no value means the same as no key: the pod network comes from flannel's subnet.env; give a list, or delete the line",
-  },
-  {
-    path: ['flannel', 'nodeSubnet'],
-    meaning:
-      "no value means the same as no key: this node's pod subnet comes from flannel's subnet.env; give a list, or delete the line",
-  },
-];
+);
 
 function child(node: unknown, key: string): { key: YamlNode; value: unknown } | null {
   if (!isMap(node)) return null;

@@ -4,8 +4,8 @@
  * is the order of `check --json` and of the key lists in "unknown key" messages.
  *
  * Derived from this table: the Config type (schema.ts), the defaults and the walk of a file
- * (walk.ts), the unknown-key list and did-you-mean, the drop-in merge (merge.ts) and
- * `check --json` (to-json.ts). The plan must say what it does with each key
+ * (walk.ts), the unknown-key list and did-you-mean, the drop-in merge (merge.ts),
+ * `check --json` (to-json.ts) and check's warnings on keys with no value (empty-lists.ts). The plan must say what it does with each key
  * (plan/inputs.ts): a key added here does not compile until it does.
  *
  * A key `section.name` lives in the mapping `section:` (SECTIONS below).
@@ -35,6 +35,8 @@ export const SETTINGS = {
     default: (others) => defaultNonMasqueradeCidrs(others.nomasqAllReservedRanges),
     merge: 'concat',
     json: (texts) => [...texts],
+    blank:
+      'no value means an empty list: no destination keeps the pod source address, so all traffic leaving the node (outside the pod network and link-local) is masqueraded; write "nonMasqueradeCIDRs: []" if that is meant, or delete the line for the defaults (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)',
   }),
   masqLinkLocal: setting<boolean>({
     doc: 'masquerade traffic to 169.254.0.0/16 too',
@@ -103,6 +105,8 @@ export const SETTINGS = {
     default: () => [],
     merge: 'one-file',
     json: cidrsJson,
+    blank:
+      "no value means the same as no key: the pod network comes from flannel's subnet.env; give a list, or delete the line",
   }),
   'flannel.nodeSubnet': setting<Cidr[]>({
     doc: "overrides FLANNEL_SUBNET / FLANNEL_IPV6_SUBNET from subnet.env (this node's pod subnets)",
@@ -110,6 +114,8 @@ export const SETTINGS = {
     default: () => [],
     merge: 'one-file',
     json: cidrsJson,
+    blank:
+      "no value means the same as no key: this node's pod subnet comes from flannel's subnet.env; give a list, or delete the line",
   }),
   toPorts: setting<PortRange[]>({
     // Kept as written: duplicates, overlaps and order are upstream's too.

@@ -80,6 +80,11 @@ export interface Setting<T> {
   merge: MergeRule<T>;
   /** The value in `check --json` (default: as is). */
   json?(value: T): unknown;
+  /**
+   * What `key:` with no value at all means, when an operator may not expect it: `check` warns
+   * with this text (config/empty-lists.ts).
+   */
+  blank?: string;
 }
 
 /** Declares a setting (the type argument is the value's type in `Config`). */
