@@ -6,6 +6,7 @@
 #   /usr/lib/systemd/system/ip-masq.service
 #   /etc/ip-masq/config.yaml             conffile / %config(noreplace)
 #   /usr/share/man/man8/ip-masq.8.gz, copyright, changelog
+#   /usr/share/doc/ip-masq/README.md and docs/ (the shipped config.yaml points there)
 # Knobs (env): VERSION (default: package.json's), OUT (default dist), BUNDLE (default
 # dist/ip-masq.js), CONFFILE (default packaging/config.yaml). The e2e uses VERSION/CONFFILE to
 # build an "upgrade" package whose default config differs, as a real upgrade's may.
@@ -68,6 +69,12 @@ stage() { # stage DIR DOCDIR
   install -m644 "$CONFFILE" "$D/etc/$NAME/config.yaml"
   sed -e "s/@VERSION@/$VERSION/g" -e "s/@DATE@/$DATE/g" packaging/ip-masq.8 | gzip -9n > "$D/usr/share/man/man8/ip-masq.8.gz"
   install -m644 "$WORK/copyright" "$D$DOC/copyright"
+  # README and docs/ with their relative links intact (README.md → docs/metrics.md): the shipped
+  # config.yaml points here for the unit drop-ins metrics need.
+  install -d -m755 "$D/usr/share/doc/$NAME/docs/bench"
+  install -m644 README.md "$D/usr/share/doc/$NAME/README.md"
+  install -m644 docs/*.md "$D/usr/share/doc/$NAME/docs/"
+  install -m644 docs/bench/*.svg "$D/usr/share/doc/$NAME/docs/bench/"
 }
 
 # copyright: ours + one paragraph per npm package the bundle contains (read from its map)
