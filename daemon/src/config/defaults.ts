@@ -1,7 +1,6 @@
 /**
- * Default values, exactly ip-masq-agent's (main.go:77-100 and the flag defaults), plus the
- * flannel section that upstream does not have. A key present in the file replaces its default
- * completely; nothing here is merged into an operator's list.
+ * The constants behind the defaults and limits: the default CIDR lists (each setting's default
+ * is declared in registry.ts), the drop-in directory's name, and the size limits.
  */
 
 /** RFC 1918: the default `nonMasqueradeCIDRs`. */
@@ -22,24 +21,6 @@ export const ALL_RESERVED_CIDRS: readonly string[] = [
   '203.0.113.0/24', // RFC 5737 TEST-NET-3
   '240.0.0.0/4', // RFC 1112 reserved
 ];
-
-/** Scalar defaults of every key except `nonMasqueradeCIDRs` (which depends on another key). */
-export const DEFAULTS = {
-  masqLinkLocal: false,
-  masqLinkLocalIPv6: false,
-  resyncInterval: '60s',
-  resyncIntervalMs: 60_000,
-  /** null = no limit (upstream's 64 is dropped: 100,000 entries must load). */
-  cidrLimit: null,
-  nomasqAllReservedRanges: false,
-  enableIPv6: false,
-  randomFully: true,
-  flannel: {
-    removeMasquerade: true,
-    subnetEnv: '/run/flannel/subnet.env',
-    removeLegacy: false,
-  },
-} as const;
 
 /** Drop-in directory, relative to the main config file's directory. */
 export const DROPIN_DIR_NAME = 'config.d';

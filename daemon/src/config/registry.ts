@@ -8,7 +8,10 @@
  * `check --json` (to-json.ts) and check's warnings on keys with no value (empty-lists.ts). The plan must say what it does with each key
  * (plan/inputs.ts): a key added here does not compile until it does.
  *
- * A key `section.name` lives in the mapping `section:` (SECTIONS below).
+ * A key `section.name` lives in the mapping `section:` (SECTIONS below). The defaults are
+ * ip-masq-agent's (main.go:77-100 and its flag defaults), plus the flannel and metrics
+ * sections that upstream does not have. A key present in a file replaces its default
+ * completely; no default is merged into an operator's list.
  */
 import type { Cidr } from '../net/cidr.js';
 import { formatCidr } from '../net/cidr.js';
