@@ -16,6 +16,7 @@
 import type { Config } from '../config/schema.js';
 import { isIpMasqError } from '../errors.js';
 import { renderExposition, type MetricFamily } from './exposition.js';
+import { processFamilies, realProcessProbe, type ProcessProbe } from './process.js';
 
 export const RESULTS = ['changed', 'unchanged', 'error', 'invalid_config'] as const;
 export type PassResult = (typeof RESULTS)[number];
@@ -81,7 +82,10 @@ export class DaemonMetrics {
     changed: false,
   };
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly process: ProcessProbe = realProcessProbe(),
+  ) {}
 
   /** The config files were read: valid or not. */
   configLoaded(valid: boolean): void {
@@ -222,6 +226,6 @@ export class DaemonMetrics {
   }
 
   render(): string {
-    return renderExposition(this.families());
+    return renderExposition([...processFamilies(this.process), ...this.families()]);
   }
 }
