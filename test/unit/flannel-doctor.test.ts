@@ -146,7 +146,7 @@ describe('runDoctor', () => {
       'ip nat IP-MASQ-AGENT (4 rules, jumped to from POSTROUTING)',
     );
     expect(by0(r)['ip-masq-agent-leftover']?.fix).toContain(
-      "iptables -t nat -S POSTROUTING | grep -- '-j IP-MASQ-AGENT' | sed 's/^-A/-D/' | xargs -r -L1 iptables -t nat; iptables -t nat -F IP-MASQ-AGENT; iptables -t nat -X IP-MASQ-AGENT",
+      'nft delete rule ip nat POSTROUTING handle 12 && nft flush chain ip nat IP-MASQ-AGENT && nft delete chain ip nat IP-MASQ-AGENT',
     );
     expect(r.failed).toBe(true);
     const by = Object.fromEntries(r.checks.map((c) => [c.id, c]));

@@ -11,6 +11,7 @@ import type { NftRule } from '../nft/types.js';
 import { formatCidr } from '../net/cidr.js';
 import { FLANNEL_MASQ_FIX } from './episodes.js';
 import { findLegacyFlannel, type LegacyDeps } from './legacy.js';
+import { checkIpMasqAgent } from '../migrate/agent-leftover.js';
 import { findFlannelMasquerade, type FlannelRuleRef } from './match.js';
 import { listFlannelCandidates } from './remove.js';
 import { resolveFlannelFacts, type FlannelFacts } from './subnet-env.js';
@@ -369,39 +370,6 @@ async function checkCniMasqChains(deps: DoctorDeps): Promise<DoctorCheck> {
   };
 }
 
-/**
- * A leftover ip-masq-agent: its IP-MASQ-AGENT chain (jumped to from nat POSTROUTING at priority
- * 100, before ip-masq's 110) masquerades by its own list, so ip-masq's config would not decide.
- */
-async function checkIpMasqAgent(deps: DoctorDeps): Promise<DoctorCheck> {
-  const id = 'ip-masq-agent-leftover';
-  const found: string[] = [];
-  for (const family of FAMILIES) {
-    const chain = await deps.nft.list(['chain', family, 'nat', 'IP-MASQ-AGENT']);
-    if (chain === null) continue;
-    const post = (await deps.nft.list(['chain', family, 'nat', 'POSTROUTING'])) ?? [];
-    const jumped = post.some(
-      (o) => 'rule' in o && JSON.stringify(o.rule.expr).includes('"target":"IP-MASQ-AGENT"'),
-    );
-    found.push(
-      `${family} nat IP-MASQ-AGENT (${chain.filter((o) => 'rule' in o).length} rules${jumped ? ', jumped to from POSTROUTING' : ', not jumped to'})`,
-    );
-  }
-  if (found.length === 0) return { id, status: 'PASS', message: 'no ip-masq-agent chain' };
-  const tool = (f: string): string => (f.startsWith('ip6') ? 'ip6tables' : 'iptables');
-  return {
-    id,
-    status: 'FAIL',
-    message: `ip-masq-agent's rules are still installed and masquerade by their own list before ip-masq decides: ${found.join(', ')}`,
-    fix: `delete the ip-masq-agent DaemonSet, then on this node: ${found
-      .map(
-        (f) =>
-          `${tool(f)} -t nat -S POSTROUTING | grep -- '-j IP-MASQ-AGENT' | sed 's/^-A/-D/' | xargs -r -L1 ${tool(f)} -t nat; ${tool(f)} -t nat -F IP-MASQ-AGENT; ${tool(f)} -t nat -X IP-MASQ-AGENT`,
-      )
-      .join('; ')}`,
-  };
-}
-
 async function checkOurTable(deps: DoctorDeps): Promise<DoctorCheck> {
   const id = 'ip-masq-table';
   let matches: boolean | null;
@@ -477,7 +445,7 @@ export async function runDoctor(deps: DoctorDeps, config: Config): Promise<Docto
     checkFlannelRules(refs, config),
     await checkLegacy(deps, facts, config),
     await checkCniMasqChains(deps),
-    await checkIpMasqAgent(deps),
+    await checkIpMasqAgent(deps.nft, deps.legacyExec),
     await checkOurTable(deps),
     await checkUnitOrdering(deps),
   ];
