@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../../daemon/src/util/backoff.js';
 import { isFlannelMasqueradeAdd } from '../../daemon/src/flannel/match.js';
 import {
+  CONCERN_NEEDLES,
   mayConcernUs,
   NftMonitor,
   parseMonitorLine,
@@ -170,6 +171,24 @@ ${exitAfter ? 'process.exitCode = 1;' : 'setInterval(() => {}, 1000);'}`,
     expect(monitor.running).toBe(true);
     await monitor.stop();
     expect(monitor.running).toBe(false);
+  });
+
+  it('drops foreign lines undecoded and reports events nft says were lost', async () => {
+    const events: MonitorEvent[] = [];
+    let lost = 0;
+    monitor = new NftMonitor({
+      argv: fakeNft(
+        [LINES.kubeProxy, '# ERROR: We lost some netlink events!', LINES.addTable, LINES.kubeProxy],
+        false,
+      ),
+      mustContainAny: CONCERN_NEEDLES,
+      onEvent: (e) => events.push(e),
+      onLost: () => lost++,
+    });
+    monitor.start();
+    await vi.waitFor(() => expect(events).toHaveLength(1), { timeout: 5000 });
+    expect(events[0]).toMatchObject({ kind: 'table', table: 'ip-masq' });
+    expect(lost).toBe(1);
   });
 
   it('restarts a child that dies, with backoff, and says why', async () => {

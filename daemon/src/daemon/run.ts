@@ -175,6 +175,11 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
         if (touchesOwnTables(ev)) loop.trigger('drift');
         else if (isFlannelMasqueradeAdd(ev)) loop.trigger('flannel');
       },
+      // A co-tenant's burst overflowed the socket; ours may have been among the lost events.
+      onLost: () => {
+        log.debug('nft monitor lost events (netlink overrun); looking again');
+        loop.trigger('drift');
+      },
       // Events were lost while it was down: look once.
       onStart: (restarts, scope) => {
         if (restarts > 0) {

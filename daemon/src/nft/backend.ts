@@ -27,6 +27,8 @@ export interface NftEventHandlers {
   prefilter?: (line: string) => boolean;
   /** Lines containing none of these are dropped before they are decoded (the cheap prefilter). */
   mustContainAny?: readonly string[];
+  /** Events were lost (netlink overrun): whatever they were, look again. */
+  onLost?: () => void;
 }
 
 /** A running `nft -j monitor` (or its fake): start it once, stop it once. */

@@ -72,6 +72,9 @@ export function selectedByObjects(objects: readonly string[], ev: MonitorEvent):
   return true;
 }
 
+/** nft's line when the kernel dropped events for it: `# ERROR: We lost some netlink events!` */
+export const LOST_EVENTS = 'We lost some netlink events';
+
 /** What a line that can matter to the daemon contains: our tables, or a masquerade (flannel's). */
 export const CONCERN_NEEDLES: readonly string[] = [`"${TABLE_NAME}"`, 'asquerade', 'MASQUERADE'];
 
@@ -109,6 +112,11 @@ export interface NftMonitorOptions {
    * the cheap form of `prefilter` for a busy stream.
    */
   mustContainAny?: readonly string[];
+  /**
+   * The kernel dropped events (the socket overflowed, ENOBUFS: a co-tenant's burst of thousands
+   * of rule events while nft was not scheduled). Ours may have been among them: look again.
+   */
+  onLost?: () => void;
   backoff?: Backoff;
   /** Child output that ran for at least this long counts as healthy (backoff reset). */
   healthyAfterMs?: number;
@@ -143,8 +151,10 @@ export class NftMonitor {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 2000) stderr += d;
     });
-    const prefilter = this.options.prefilter;
-    const lines = new LineSieve(this.options.mustContainAny, (line) => {
+    const { prefilter, mustContainAny, onLost } = this.options;
+    const needles = mustContainAny ? [...mustContainAny, LOST_EVENTS] : undefined;
+    const lines = new LineSieve(needles, (line) => {
+      if (line.includes(LOST_EVENTS)) return onLost?.();
       if (prefilter && !prefilter(line)) return;
       const ev = parseMonitorLine(line);
       if (ev) this.options.onEvent(ev);

@@ -30,6 +30,8 @@ export interface ScopedMonitorOptions {
   onExit?: (reason: string, retryInMs: number, scope: MonitorScope) => void;
   /** Lines containing none of these are dropped undecoded (monitor.ts CONCERN_NEEDLES). */
   mustContainAny?: readonly string[];
+  /** Either child reported events lost to a netlink overrun. */
+  onLost?: () => void;
   /** How long the rule watch stays on after the last watchRules(). Default 120 s. */
   ruleWindowMs?: number;
 }
@@ -92,11 +94,12 @@ export class ScopedMonitor {
   }
 
   private child(scope: MonitorScope, objects: string[]): NftEventStream {
-    const { onStart, onExit, mustContainAny } = this.options;
+    const { onStart, onExit, mustContainAny, onLost } = this.options;
     return this.options.open({
       objects,
       onEvent: this.options.onEvent,
       ...(mustContainAny ? { mustContainAny } : {}),
+      ...(onLost ? { onLost } : {}),
       onStart: (restarts) => onStart?.(restarts, scope),
       onExit: (why, retryInMs) => onExit?.(why, retryInMs, scope),
     });
