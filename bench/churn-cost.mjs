@@ -16,7 +16,7 @@
 //    both instants from one `nft -j monitor tables` stream; and (ipMasq on) flannel's rules
 //    re-added by iptables-restore → deleted, from one `nft -j monitor rules` stream.
 // --bundle measures another build (e.g. main before issue 15) with the same harness.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -53,6 +53,12 @@ const FLANNEL_RULES = [
   `-A FLANNEL-POSTRTG ! -s ${POD_NET} -d ${POD_NET} -m comment --comment "flanneld masq" -j MASQUERADE --random-fully`,
 ];
 const SUBNET_ENV = `FLANNEL_NETWORK=${POD_NET}\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`;
+
+/** Whether `pid` has an nft monitor child decoding rule events. */
+function ruleMonitorRunning(pid) {
+  const r = spawnSync('ps', ['-o', 'args=', '--ppid', String(pid)], { encoding: 'utf8' });
+  return r.stdout.split('\n').some((l) => / monitor new rules$/.test(l.trim()));
+}
 
 /** A line-oriented child with waiters on future lines (arrival time resolves them). */
 function lineChild(argv) {
@@ -162,6 +168,9 @@ async function node(mode) {
   );
   await daemon.next((l) => l.includes('"msg":"ready"'), 'daemon ready');
   const flanneld = mode === 'on' ? fakeFlanneld(ns) : null;
+  // ipMasq off: measure the steady state, after the rule window of the start has closed (the
+  // daemon watches rules for 120 s after its start; a build without one has no such child).
+  if (!flanneld) await until(() => !ruleMonitorRunning(daemon.child.pid), 180_000);
   // ipMasq on: measure once flanneld is in its steady fight (a re-add deleted at least once).
   if (flanneld) while (flanneld.readds < 1) await sleep(200);
   await sleep(2000);

@@ -202,6 +202,10 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
       },
     });
     monitor.start();
+    // flanneld may be (re-)adding its rules while we start, and a rule monitor needs a moment to
+    // subscribe: watch rules from the start. The window closes after 120 s unless a pass deleted
+    // flannel rules by then.
+    monitor.watchRules();
   }
 
   loop.trigger('start');

@@ -7,9 +7,9 @@
  *
  *   always     `nft -j monitor chains`: our tables deleted (`delete table` and `flush ruleset`
  *              delete every chain first), our base chain deleted or redefined.
- *   on demand  `nft -j monitor new rules`, while flannel MASQUERADE rules were deleted within
- *              the last `ruleWindowMs` (flanneld with --ip-masq re-adds them every 5 s): such a
- *              re-add is seen at once. It stops after a window without a deletion.
+ *   on demand  `nft -j monitor new rules`, from the start and while flannel MASQUERADE rules
+ *              were deleted within the last `ruleWindowMs` (flanneld with --ip-masq re-adds them
+ *              every 5 s): such a re-add is seen at once. It stops after a window without one.
  *   resync     the rest (rule and set-element edits inside our tables, a flannel re-add after a
  *              quiet window): the resync timer's full pass reads and repairs them.
  */
