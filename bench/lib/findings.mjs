@@ -37,4 +37,8 @@ export const FINDINGS = {
   'b5-ready':
     'spot checks of `bench/daemon-latency.mjs` on this VM gave medians of 270–480 ms depending on the load from other jobs (load average in the header); ' +
     'Node\'s own start-up plus loading the 0.5 MiB bundle is most of it (`node -e ""` alone took 80–125 ms and `node dist/ip-masq.js --version` 125–160 ms in the same spot check; then a first `nft` probe, the first listing and the first transaction are a few process spawns of ≈ 5–10 ms each). `--lite-mode` gave 272 ms.',
+  'b7-cpu-on':
+    'by design of the scoped monitor (docs/ARCHITECTURE.md, "The monitor"): while flanneld keeps re-adding its MASQUERADE rules (ipMasq on), every deletion re-opens the 120 s window in which `nft -j monitor new rules` runs, and nft decodes every rule event of the co-tenant before it can print or drop it — measured alone, that child costs ≈ 8 % of a core at 4,000 rules/s (7.5 % in text form), whatever Node does with its output (the line sieve drops foreign lines undecoded). ' +
+    'What stays is the price of a millisecond reaction to a re-add on a node that is misconfigured: the daemon warns once per episode with the fix (flanneld without `--ip-masq`), and with ipMasq off (the recommended end state) the rule monitor stops two minutes after the start-up clean-up. ' +
+    "Not built: stopping the rule monitor when its stream floods and polling only the chains flannel's rules were deleted from twice a second (≈ 2 ms of CPU per `nft -j list chain`), which would fit the 1 s re-add target at ≈ 0.5–1 % of a core.",
 };
