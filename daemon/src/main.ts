@@ -3,6 +3,8 @@
  * the exit code. Nothing else in the program touches `process` directly for I/O.
  */
 import { runCli } from './cli.js';
+import { defaultExec } from './flannel/legacy.js';
+import { logToJournal } from './migrate/uninstall-check.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -16,6 +18,7 @@ const io = {
   env: process.env,
   signals: process,
   stdin: readStdin,
+  journal: async (message: string) => void (await logToJournal([message], defaultExec)),
 };
 
 runCli(process.argv.slice(2), io).then(

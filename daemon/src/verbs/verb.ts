@@ -14,6 +14,8 @@ export interface CliIo {
   signals?: NodeJS.EventEmitter;
   /** All of standard input (verbs reading `-`); default: the process's stdin. */
   stdin?: () => Promise<string>;
+  /** Writes one warning to the journal (syslog); absent where there is none (tests). */
+  journal?: (message: string) => Promise<void>;
 }
 
 export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
