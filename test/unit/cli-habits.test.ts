@@ -48,15 +48,15 @@ describe('runCli', () => {
 
   it('a common option the verb does not use: ignored before the verb, an error after it', () => {
     const uses = (verb: string) => VERBS.find((v) => v.name === verb)?.common ?? [];
-    expect(splitArgv(['--config', '/x', '--nft', '/n', 'cleanup'], uses)).toEqual({
+    expect(splitArgv(['--config', '/x', '--nft', '/n', 'import'], uses)).toEqual({
       kind: 'verb',
-      verb: 'cleanup',
-      args: ['--nft', '/n'],
+      verb: 'import',
+      args: [],
     });
   });
 
   it('rejects a common option after a verb that does not use it', async () => {
-    const r = await cli('cleanup', '--config', '/x');
+    const r = await cli('import', '--config', '/x');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--config/);
   });
