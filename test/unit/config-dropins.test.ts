@@ -118,7 +118,10 @@ describe('loadConfigTree', () => {
       { cidr: '198.51.100.128/25', file: b, line: 2 },
     ]);
     expect(loaded.files.map((f) => f.path)).toEqual([main, a, b]);
-    expect(loaded.ignored).toEqual([{ path: join(dropDir, 'sub.yaml'), reason: 'a directory' }]);
+    expect(loaded.ignored).toEqual([
+      { path: join(dropDir, '10-a.yml~'), reason: 'the name does not end in .yaml, .yml or .json' },
+      { path: join(dropDir, 'sub.yaml'), reason: 'a directory' },
+    ]);
   });
 
   it('absent main file + a drop-in with a list: only that list (a set key replaces the default, as in one file)', async () => {

@@ -66,8 +66,15 @@ export async function readDropIns(
   }
   const files: ConfigFileText[] = [];
   const ignored: Array<{ path: string; reason: string }> = [];
-  for (const name of names.filter(isDropInName).sort(byteOrder)) {
+  for (const name of [...names].sort(byteOrder)) {
     const path = join(dir, name);
+    if (!isDropInName(name)) {
+      // Said by `check` as a warning: a `10-vpc.conf` or a `.dpkg-old` copy would otherwise be
+      // silently not applied. Hidden names (editor swap and lock files) are left out.
+      if (!name.startsWith('.'))
+        ignored.push({ path, reason: 'the name does not end in .yaml, .yml or .json' });
+      continue;
+    }
     const st = await fs.stat(path).catch(() => null);
     if (st !== null && !st.isFile()) {
       ignored.push({ path, reason: st.isDirectory() ? 'a directory' : 'not a regular file' });

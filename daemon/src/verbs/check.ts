@@ -99,7 +99,7 @@ A file named with --config must exist; the default file being absent means the d
     ctx.io.stdout(
       `ok: ${origin}: ${plural(config.nonMasqueradeCIDRs.length, 'nonMasqueradeCIDR')} → ${plural(config.collapsed.ipv4.length, 'IPv4 prefix').replace('prefixs', 'prefixes')}${v6} after collapsing\n`,
     );
-    for (const i of loaded.ignored) ctx.io.stdout(`  skipped ${i.path}: ${i.reason}\n`);
+    for (const i of loaded.ignored) ctx.io.stdout(`  warning: ${i.path} is ignored: ${i.reason}\n`);
     for (const w of warnings) ctx.io.stdout(`  warning: ${formatConfigIssue(w)}\n`);
     if (dropIns.length > 0 && loaded.cidrSources().every((s) => s.file === null)) {
       ctx.io.stdout('  nonMasqueradeCIDRs: the default list (no file sets it)\n');
