@@ -15,21 +15,20 @@ import type { LoadedConfig } from '../config/tree.js';
 import type { ReconcileResult } from '../reconcile/reconcile.js';
 import { ConfigError, formatConfigIssue, isIpMasqError, NftError } from '../errors.js';
 import { Backoff } from '../util/backoff.js';
-import { RepeatLimiter, type Logger } from './log.js';
+import { FightGuard } from './fight-guard.js';
+import { LastGoodConfig, type Enforced, type LastGoodDeps } from './last-good.js';
+import { RepeatLimiter } from './log.js';
 import type { Trigger, PassOutcome } from './loop.js';
 import type { Notifier } from './notify.js';
-import type { PersistedConfig } from './state.js';
 
 /** What the daemon reports of a reconcile pass: all of it but the plan. */
 export type ReconcileSummary = Omit<ReconcileResult, 'plan'>;
 
-export interface ControllerDeps {
+/** parse, defaults, state and log: see LastGoodDeps. */
+export interface ControllerDeps extends Omit<LastGoodDeps, 'now'> {
   configPath: string;
   /** Reads and validates the config file (throws ConfigError). */
   load: (path: string) => Promise<LoadedConfig>;
-  /** Validates persisted text (throws ConfigError). */
-  parse: (text: string, file: string) => Config;
-  defaults: () => Config;
   /** One reconcile of the kernel towards `config` (throws NftError/IpMasqError). */
   reconcile: (config: Config) => Promise<ReconcileSummary>;
   /**
@@ -40,12 +39,6 @@ export interface ControllerDeps {
   beforeReconcile?: (config: Config) => void;
   /** A note for STATUS= about facts still missing (e.g. no subnet.env yet), or null. */
   factsNote?: (config: Config) => string | null;
-  state: {
-    readonly file: string;
-    load(onCorrupt?: (reason: string) => void): Promise<PersistedConfig | null>;
-    save(value: PersistedConfig): Promise<void>;
-  };
-  log: Logger;
   notify: Notifier;
   /** Backoff for nft failures; default 250 ms doubling to 30 s. */
   backoff?: Backoff;
@@ -62,37 +55,18 @@ export interface ControllerDeps {
   now?: () => number;
 }
 
-/** The config being enforced and where it came from. */
-interface Enforced {
-  config: Config;
-  origin: 'file' | 'absent' | 'persisted';
-  text: string;
-  source: string;
-}
-
 /** Default resync when no config has been enforced yet (ip-masq-agent's 60 s). */
 const DEFAULT_RESYNC_MS = 60_000;
 
-/** Triggers that do not come from the operator: a table rewrite on these alone may be a fight. */
-const MACHINE_TRIGGERS: ReadonlySet<Trigger> = new Set<Trigger>([
-  'drift',
-  'flannel',
-  'retry',
-  'resync',
-]);
-
 export class DaemonController {
   private enforced: Enforced | null = null;
-  private persisted: { origin: string; text: string } | null = null;
-  /** undefined: not read yet; null: none usable. */
-  private persistedCandidate: Enforced | null | undefined = undefined;
+  private readonly lastGood: LastGoodConfig;
   private generationCount = 0;
   private readySent = false;
   private configIssue: string | null = null;
   private nftProblem: string | null = null;
   private vanishedSince: number | null = null;
-  private fightCount = 0;
-  private readonly fightBackoff = new Backoff({ initialMs: 1000, maxMs: 30_000 });
+  private readonly fight: FightGuard;
   private readonly backoff: Backoff;
   private readonly limiter: RepeatLimiter;
   private readonly now: () => number;
@@ -100,7 +74,9 @@ export class DaemonController {
 
   constructor(private readonly deps: ControllerDeps) {
     this.backoff = deps.backoff ?? new Backoff();
+    this.fight = new FightGuard(deps.fightThreshold);
     this.now = deps.now ?? Date.now;
+    this.lastGood = new LastGoodConfig({ ...deps, now: this.now });
     this.limiter = new RepeatLimiter(60_000, this.now);
   }
 
@@ -226,7 +202,7 @@ export class DaemonController {
       this.vanishedSince = null;
       this.reportInvalid(e);
       if (this.enforced) return { kind: 'keep' };
-      const persisted = await this.loadPersisted();
+      const persisted = await this.lastGood.candidate();
       if (persisted) return { kind: 'apply', enforced: persisted };
       return { kind: 'wait' };
     }
@@ -278,64 +254,10 @@ export class DaemonController {
     );
   }
 
-  /** The persisted last good config, read once (only needed before anything is enforced). */
-  private async loadPersisted(): Promise<Enforced | null> {
-    if (this.persistedCandidate === undefined) this.persistedCandidate = await this.readPersisted();
-    return this.persistedCandidate;
-  }
-
-  private async readPersisted(): Promise<Enforced | null> {
-    let p: PersistedConfig | null;
-    try {
-      p = await this.deps.state.load((reason) =>
-        this.deps.log.warn(
-          { file: this.deps.state.file },
-          `ignoring the persisted config: ${reason}`,
-        ),
-      );
-    } catch (e) {
-      this.deps.log.warn({ file: this.deps.state.file }, (e as Error).message);
-      return null;
-    }
-    if (!p) return null;
-    let config: Config;
-    try {
-      config =
-        p.origin === 'absent'
-          ? this.deps.defaults()
-          : this.deps.parse(p.text, `${this.deps.state.file} (copy of ${p.source})`);
-    } catch (e) {
-      this.deps.log.warn(
-        { file: this.deps.state.file, error: (e as Error).message },
-        'ignoring the persisted config: it is no longer valid',
-      );
-      return null;
-    }
-    this.persisted = { origin: p.origin, text: p.text };
-    this.deps.log.warn(
-      { file: this.deps.state.file, source: p.source, savedAt: p.savedAt },
-      `config file invalid at start; applying the last good config saved ${p.savedAt} from ${p.source}`,
-    );
-    return {
-      config,
-      origin: 'persisted',
-      text: p.text,
-      source: `${this.deps.state.file} (last good copy of ${p.source})`,
-    };
-  }
-
+  /** Saves the enforced config as the last good one; a failure is only logged. */
   private async persist(e: Enforced): Promise<void> {
-    if (e.origin === 'persisted') return;
-    if (this.persisted && this.persisted.origin === e.origin && this.persisted.text === e.text)
-      return;
     try {
-      await this.deps.state.save({
-        origin: e.origin,
-        source: e.source,
-        text: e.text,
-        savedAt: new Date(this.now()).toISOString(),
-      });
-      this.persisted = { origin: e.origin, text: e.text };
+      await this.lastGood.save(e);
     } catch (err) {
       this.limited('warn', `state:${(err as Error).message}`, {}, (err as Error).message);
     }
@@ -361,26 +283,17 @@ export class DaemonController {
     return { retryAfterMs: delay };
   }
 
-  /**
-   * Someone keeps rewriting or deleting our table (another agent, a script in a loop): we
-   * restore it each time, but not as fast as we can, and we say so.
-   */
+  /** Restores on machine triggers alone, again and again: slow down, and say so. */
   private fightGuard(triggers: Trigger[], rewrote: boolean): PassOutcome {
-    if (!rewrote || !triggers.every((t) => MACHINE_TRIGGERS.has(t))) {
-      this.fightCount = 0;
-      this.fightBackoff.reset();
-      return {};
-    }
-    this.fightCount++;
-    if (this.fightCount < (this.deps.fightThreshold ?? 5)) return {};
-    const delay = this.fightBackoff.next();
+    const fight = this.fight.record(triggers, rewrote);
+    if (!fight) return {};
     this.limited(
       'warn',
       'fight',
-      { restored: this.fightCount, nextCheckInMs: delay },
+      { restored: fight.restored, nextCheckInMs: fight.delayMs },
       'table ip-masq keeps being changed by another process; restoring it with backoff',
     );
-    return { retryAfterMs: delay };
+    return { retryAfterMs: fight.delayMs };
   }
 
   private describe(retryInMs?: number): string {

@@ -6,67 +6,26 @@
  */
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import type { NftBackend } from '../nft/backend.js';
-import type { NftRule } from '../nft/types.js';
 import { formatCidr } from '../net/cidr.js';
 import { FLANNEL_MASQ_FIX } from './episodes.js';
+import { checkCniMasqChains, checkOurTable, checkUnitOrdering } from './doctor-node.js';
+import {
+  isEnoent,
+  readOptional,
+  type CheckStatus,
+  type DoctorCheck,
+  type DoctorDeps,
+  type DoctorReport,
+} from './doctor-types.js';
 import { findLegacyFlannel, type LegacyDeps } from './legacy.js';
 import { checkIpMasqAgent } from '../migrate/agent-leftover.js';
 import { findFlannelMasquerade, type FlannelRuleRef } from './match.js';
 import { listFlannelCandidates } from './remove.js';
 import { resolveFlannelFacts, type FlannelFacts } from './subnet-env.js';
-import { FAMILIES } from '../plan/plan.js';
 
-export type CheckStatus = 'PASS' | 'WARN' | 'FAIL';
-
-export interface DoctorCheck {
-  /** Stable id for scripts, e.g. "flannel-ipmasq". */
-  id: string;
-  status: CheckStatus;
-  /** What was found, one line. */
-  message: string;
-  /** What to do about it (absent on PASS). */
-  fix?: string;
-}
-
-export interface DoctorReport {
-  checks: DoctorCheck[];
-  /** true when any check FAILed (the exit code says so). */
-  failed: boolean;
-}
-
-export interface DoctorDeps {
-  /** Prefix for every host path (/etc/cni/net.d, systemd units, /proc); "/" on a real node. */
-  root: string;
-  readFile(path: string): Promise<string>;
-  readDir(path: string): Promise<string[]>;
-  nft: NftBackend;
-  /** Runs iptables-legacy-save etc.; readFile/procRoot are derived from the fields above. */
-  legacyExec?: LegacyDeps['exec'];
-  /** Does the live ip-masq table match the config? null: cannot tell (e.g. config invalid). */
-  ourTableMatches(): Promise<boolean | null>;
-}
+export type { CheckStatus, DoctorCheck, DoctorDeps, DoctorReport } from './doctor-types.js';
 
 const CNI_DIR = 'etc/cni/net.d';
-const UNIT_PATHS = [
-  'etc/systemd/system/ip-masq.service',
-  'usr/lib/systemd/system/ip-masq.service',
-  'lib/systemd/system/ip-masq.service',
-];
-// containernetworking/plugins SetupIPMasq chain names: "CNI-" + 24 hex digits of a hash.
-const CNI_MASQ_CHAIN = /^CNI-[0-9a-f]{24}$/;
-
-const isEnoent = (e: unknown): boolean =>
-  ['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '');
-
-async function readOptional(deps: DoctorDeps, path: string): Promise<string | null> {
-  try {
-    return await deps.readFile(path);
-  } catch (e) {
-    if (isEnoent(e)) return null;
-    throw e;
-  }
-}
 
 /** flannel's lease file and overrides → facts (problems make it a WARN). */
 async function checkFacts(
@@ -336,100 +295,6 @@ async function checkLegacy(
     };
   }
   return { id, status: 'PASS', message: 'no iptables-legacy tables' };
-}
-
-/** The bridge plugin's per-pod masquerade: iptables CNI-<hash> chains and its nft table. */
-async function checkCniMasqChains(deps: DoctorDeps): Promise<DoctorCheck> {
-  const id = 'cni-bridge-masquerade';
-  const found: string[] = [];
-  for (const family of FAMILIES) {
-    const chains = (await deps.nft.list(['chains', family])) ?? [];
-    for (const o of chains) {
-      if (!('chain' in o) || o.chain.table !== 'nat' || !CNI_MASQ_CHAIN.test(o.chain.name))
-        continue;
-      const listing = (await deps.nft.list(['chain', family, 'nat', o.chain.name])) ?? [];
-      const masq = listing.some(
-        (x) =>
-          'rule' in x &&
-          (x.rule as NftRule).expr.some(
-            (e) => JSON.stringify(e) === '{"xt":{"type":"target","name":"MASQUERADE"}}',
-          ),
-      );
-      if (masq) found.push(`${family} nat ${o.chain.name}`);
-    }
-  }
-  if ((await deps.nft.list(['table', 'inet', 'cni_plugins_masquerade'])) !== null)
-    found.push('table inet cni_plugins_masquerade');
-  if (found.length === 0)
-    return { id, status: 'PASS', message: 'no CNI bridge-plugin masquerade chains' };
-  return {
-    id,
-    status: 'FAIL',
-    message: `the CNI bridge plugin masquerades pods itself (before ip-masq decides): ${found.join(', ')}`,
-    fix: 'set "ipMasq": false in the flannel CNI delegate, then recreate those pods (the plugin deletes a pod\'s chain with the pod)',
-  };
-}
-
-async function checkOurTable(deps: DoctorDeps): Promise<DoctorCheck> {
-  const id = 'ip-masq-table';
-  let matches: boolean | null;
-  try {
-    matches = await deps.ourTableMatches();
-  } catch (e) {
-    return {
-      id,
-      status: 'FAIL',
-      message: `cannot compare our table with the config: ${(e as Error).message}`,
-      fix: 'run "ip-masq check" and "ip-masq status"',
-    };
-  }
-  if (matches === true)
-    return { id, status: 'PASS', message: 'table ip-masq present and matching the config' };
-  if (matches === null)
-    return {
-      id,
-      status: 'WARN',
-      message: 'cannot tell whether table ip-masq matches the config',
-      fix: 'run "ip-masq check" to validate the config',
-    };
-  return {
-    id,
-    status: 'FAIL',
-    message: 'table ip-masq is missing or differs from the config',
-    fix: 'start the ip-masq service (systemctl enable --now ip-masq) or run "ip-masq apply"; "ip-masq status" shows the difference',
-  };
-}
-
-async function checkUnitOrdering(deps: DoctorDeps): Promise<DoctorCheck> {
-  const id = 'nftables-service-order';
-  for (const rel of UNIT_PATHS) {
-    const text = await readOptional(deps, join(deps.root, rel));
-    if (text === null) continue;
-    const after = text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => /^After\s*=/.test(l))
-      .flatMap((l) =>
-        l
-          .replace(/^After\s*=/, '')
-          .trim()
-          .split(/\s+/),
-      );
-    if (after.includes('nftables.service'))
-      return { id, status: 'PASS', message: `/${rel} starts after nftables.service` };
-    return {
-      id,
-      status: 'FAIL',
-      message: `/${rel} lacks After=nftables.service: nftables.service runs "flush ruleset" when it starts and would wipe table ip-masq`,
-      fix: 'add After=nftables.service to the [Unit] section (systemctl edit ip-masq), then systemctl daemon-reload',
-    };
-  }
-  return {
-    id,
-    status: 'WARN',
-    message: 'the ip-masq systemd unit is not installed',
-    fix: 'install the ip-masq package (it ships the unit ordered After=nftables.service)',
-  };
 }
 
 /** Runs every check; never throws for what it finds, only for broken injected dependencies. */
