@@ -7,7 +7,7 @@ SOURCES := $(shell find daemon/src -name '*.ts') package.json scripts/build.mjs
 VITEST := npx --no-install vitest run
 
 .PHONY: all deps system-deps build typecheck test test-unit test-integration test-reliability \
-        demo package lint-packages e2e bench bench-quick ci clean check format format-check
+        demo package lint-packages e2e bench bench-quick ci clean check format format-check lint
 
 all: build
 
@@ -36,6 +36,11 @@ format: deps
 
 format-check: deps
 	npx --no-install prettier --log-level warn --check $(PRETTIER_FILES)
+
+# The architecture rules (docs/ARCHITECTURE.md, "Layers"): no import cycles, no upward imports,
+# no source file over 400 lines.
+lint:
+	node scripts/lint-arch.mjs
 
 # The fast inner loop: no root, no namespaces, no network.
 check: typecheck format-check test-unit
