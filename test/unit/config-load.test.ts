@@ -5,7 +5,15 @@
  * Drop-ins have their own tests (config-dropins.test.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -262,6 +270,8 @@ describe('loadConfigTree as an unprivileged user (real EACCES)', () => {
   });
 
   afterAll(() => {
+    // As an ordinary user the mode-000 directory cannot be listed, so not removed, until opened.
+    if (existsSync(join(userDir, 'locked'))) chmodSync(join(userDir, 'locked'), 0o700);
     rmSync(userDir, { recursive: true, force: true });
   });
 
