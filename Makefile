@@ -39,11 +39,11 @@ format-check: deps
 
 # The architecture rules (docs/ARCHITECTURE.md, "Layers"): no import cycles, no upward imports,
 # no source file over 400 lines.
-lint:
+lint: deps
 	node scripts/lint-arch.mjs
 
 # The fast inner loop: no root, no namespaces, no network.
-check: typecheck format-check test-unit
+check: typecheck format-check lint test-unit
 
 # The README's test command: installs what is missing, type-checks, then unit + integration
 # (real nft/iptables in throwaway network namespaces), then the slower suites.
