@@ -236,7 +236,7 @@ export class FakeNft implements NftBackend {
 
   private emit(ev: Committed): void {
     const line = JSON.stringify({ [ev.op]: { [ev.kind]: ev.object } });
-    for (const s of this.streams) s.deliver(line);
+    for (const s of this.streams) s.deliver(line, ev);
   }
 
   private table(family: string, name: string, state: State = this.state): Table {
@@ -380,11 +380,17 @@ class FakeStream implements NftEventStream {
     this.streams.delete(this);
   }
 
-  deliver(line: string): void {
-    if (this.handlers.prefilter && !this.handlers.prefilter(line)) return;
+  deliver(line: string, ev: Committed): void {
+    // nft's own filter (`nft -j monitor [new|destroy] [tables|chains|sets|rules]`).
+    const [first, second] = this.handlers.objects ?? [];
+    const op = first === 'new' ? 'add' : first === 'destroy' ? 'delete' : null;
+    const kinds = op === null ? first : second;
+    if (op !== null && ev.op !== op) return;
+    if (kinds !== undefined && kinds !== 'ruleset' && kinds !== `${ev.kind}s`) return;
     const needles = this.handlers.mustContainAny;
     if (needles && !needles.some((n) => line.includes(n))) return;
-    const ev = parseMonitorLine(line);
-    if (ev && selectedByObjects(this.handlers.objects ?? [], ev)) this.handlers.onEvent(ev);
+    if (this.handlers.prefilter && !this.handlers.prefilter(line)) return;
+    const parsed = parseMonitorLine(line);
+    if (parsed) this.handlers.onEvent(parsed);
   }
 }

@@ -91,6 +91,18 @@ describe('FakeNft', () => {
     });
   });
 
+  it("honours nft's own event filter: `monitor new rules` sees rule additions only", async () => {
+    const nft = new FakeNft();
+    const events: MonitorEvent[] = [];
+    const stream = nft.monitor({ objects: ['new', 'rules'], onEvent: (e) => events.push(e) });
+    stream.start();
+    await nft.applyBatch(planToBatch(buildPlan(makeConfig())));
+    await nft.applyBatch({ nftables: [{ delete: { table: { family: 'ip', name: 'ip-masq' } } }] });
+    await stream.stop();
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.op === 'add' && e.kind === 'rule')).toBe(true);
+  });
+
   it('streams the events of committed batches to a started monitor, filtered by its prefilter', async () => {
     const nft = new FakeNft();
     const events: MonitorEvent[] = [];
