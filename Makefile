@@ -26,8 +26,9 @@ $(NODE_BUNDLE): node_modules/.package-lock.json $(SOURCES)
 
 build: $(NODE_BUNDLE)
 
+# Incremental: a re-run only re-checks what changed (the state lives in node_modules/.cache).
 typecheck: deps
-	npx --no-install tsc --noEmit -p tsconfig.json
+	npx --no-install tsc --noEmit -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/ipmasq-tsc.tsbuildinfo
 
 # Prettier (see docs/ARCHITECTURE.md, "Formatting"): the only style rules are the formatter's.
 PRETTIER_FILES := 'daemon/**/*.ts' 'test/**/*.ts' 'bench/**/*.{ts,mjs}' 'scripts/**/*.mjs' 'packaging/**/*.mjs' '*.ts'
@@ -35,7 +36,7 @@ format: deps
 	npx --no-install prettier --log-level warn --write $(PRETTIER_FILES)
 
 format-check: deps
-	npx --no-install prettier --log-level warn --check $(PRETTIER_FILES)
+	npx --no-install prettier --log-level warn --check --cache $(PRETTIER_FILES)
 
 # The architecture rules (docs/ARCHITECTURE.md, "Layers"): no import cycles, no upward imports,
 # no source file over 400 lines.
