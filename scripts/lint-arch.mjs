@@ -14,7 +14,8 @@
  *        nft        nft/          Plan → nft JSON, read-back, the NftBackend seam and its client
  *        flannel    flannel/      flannel's facts and rules
  *        reconcile  reconcile/    one pass: plan, compare, apply, verify, flannel removal
- *        shell      daemon/, metrics/, migrate/   the daemon, its metrics, ip-masq-agent import
+ *        shell      daemon/, metrics/, doctor/, migrate/   the daemon, its metrics, the node
+ *                   checklist, ip-masq-agent import
  *        verbs      verbs/, cli-args.ts   one file per CLI verb; the argv shape they declare
  *        cli        cli.ts, main.ts
  *
@@ -38,7 +39,7 @@ export const LAYERS = [
   ['nft', ['nft/']],
   ['flannel', ['flannel/']],
   ['reconcile', ['reconcile/']],
-  ['shell', ['daemon/', 'metrics/', 'migrate/']],
+  ['shell', ['daemon/', 'metrics/', 'doctor/', 'migrate/']],
   ['verbs', ['verbs/', 'cli-args.ts']],
   ['cli', ['cli.ts', 'main.ts']],
 ];

@@ -5,7 +5,7 @@
  * the namespace and must leave nothing of the agent, and nothing else touched.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkIpMasqAgent } from '../../daemon/src/migrate/agent-leftover.js';
+import { checkIpMasqAgent } from '../../daemon/src/doctor/agent-leftover.js';
 import { NftClient } from '../../daemon/src/nft/client.js';
 import { Netns, canUseNetns } from '../helpers/netns.js';
 

@@ -11,7 +11,7 @@ import {
   runDoctor,
   type DoctorDeps,
   type DoctorReport,
-} from '../../daemon/src/flannel/doctor.js';
+} from '../../daemon/src/doctor/doctor.js';
 import type { Exec } from '../../daemon/src/flannel/legacy.js';
 import type { FlannelFixture } from '../fixtures/flannel/scenarios.js';
 import { FakeNft } from '../helpers/fake-nft.js';

@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { readLiveTables, planDifference } from '../reconcile/live-tables.js';
 import { toPlanFacts } from '../reconcile/flannel-hooks.js';
 import { readFlannelFacts } from '../flannel/read-facts.js';
-import { formatDoctorReport, runDoctor, type DoctorCheck } from '../flannel/doctor.js';
+import { formatDoctorReport, runDoctor, type DoctorCheck } from '../doctor/doctor.js';
 import { buildPlan } from '../plan/plan.js';
 import { loadConfig } from './common.js';
 import type { Verb } from './verb.js';

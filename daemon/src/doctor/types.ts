@@ -3,7 +3,7 @@
  * about the node's other masquerading agents and our own table and unit): a check's result,
  * the report, the injected I/O.
  */
-import type { LegacyDeps } from './legacy.js';
+import type { LegacyDeps } from '../flannel/legacy.js';
 import type { NftBackend } from '../nft/backend.js';
 
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL';

@@ -13,7 +13,7 @@
  * The removal commands name rules by nft handle: exact, and right whichever iptables binary the
  * host's alternatives point at.
  */
-import type { DoctorCheck } from '../flannel/doctor.js';
+import type { DoctorCheck } from './types.js';
 import { defaultExec, type Exec } from '../flannel/legacy.js';
 import type { NftBackend } from '../nft/backend.js';
 import type { NftRule } from '../nft/types.js';

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { NftRule } from '../nft/types.js';
 import { FAMILIES } from '../plan/plan.js';
-import { readOptional, type DoctorCheck, type DoctorDeps } from './doctor-types.js';
+import { readOptional, type DoctorCheck, type DoctorDeps } from './types.js';
 
 const UNIT_PATHS = [
   'etc/systemd/system/ip-masq.service',

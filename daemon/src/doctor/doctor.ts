@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { formatCidr } from '../net/cidr.js';
-import { FLANNEL_MASQ_FIX } from './episodes.js';
-import { checkCniMasqChains, checkOurTable, checkUnitOrdering } from './doctor-node.js';
+import { FLANNEL_MASQ_FIX } from '../flannel/episodes.js';
+import { checkCniMasqChains, checkOurTable, checkUnitOrdering } from './node.js';
 import {
   isEnoent,
   readOptional,
@@ -16,14 +16,14 @@ import {
   type DoctorCheck,
   type DoctorDeps,
   type DoctorReport,
-} from './doctor-types.js';
-import { findLegacyFlannel, type LegacyDeps } from './legacy.js';
-import { checkIpMasqAgent } from '../migrate/agent-leftover.js';
-import { findFlannelMasquerade, type FlannelRuleRef } from './match.js';
-import { listFlannelCandidates } from './remove.js';
-import { resolveFlannelFacts, type FlannelFacts } from './subnet-env.js';
+} from './types.js';
+import { findLegacyFlannel, type LegacyDeps } from '../flannel/legacy.js';
+import { checkIpMasqAgent } from './agent-leftover.js';
+import { findFlannelMasquerade, type FlannelRuleRef } from '../flannel/match.js';
+import { listFlannelCandidates } from '../flannel/remove.js';
+import { resolveFlannelFacts, type FlannelFacts } from '../flannel/subnet-env.js';
 
-export type { CheckStatus, DoctorCheck, DoctorDeps, DoctorReport } from './doctor-types.js';
+export type { CheckStatus, DoctorCheck, DoctorDeps, DoctorReport } from './types.js';
 
 const CNI_DIR = 'etc/cni/net.d';
 
