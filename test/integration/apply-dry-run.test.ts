@@ -10,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildScenario, rulesetOf, zeroCounters } from '../fixtures/flannel/build.js';
 import { masqLines, SCENARIOS } from '../fixtures/flannel/scenarios.js';
 import { cli, script, tempDir } from '../helpers/cli.js';
-import { Netns } from '../helpers/netns.js';
+import { Netns, canUseNetns } from '../helpers/netns.js';
+
+/** Root, nft and iproute2 (test/helpers/netns.ts decides: skip under make check, fail under make test). */
+const NETNS = canUseNetns();
 
 const scenario = SCENARIOS.find((s) => s.name === 'current-no-random')!;
 let ns: Netns;
@@ -26,6 +29,7 @@ function config(name: string, body: string, flannel = ''): string {
 }
 
 beforeAll(async () => {
+  if (!NETNS) return;
   ns = await Netns.create('dryrun');
   dir = tempDir('dryrun');
   writeFileSync(join(dir, 'subnet.env'), scenario.subnetEnv);
@@ -41,10 +45,11 @@ beforeAll(async () => {
   expect(applied.code, applied.stderr).toBe(0);
 });
 afterAll(async () => {
+  if (!NETNS) return;
   await ns?.dispose();
 });
 
-describe('apply --dry-run', () => {
+describe.runIf(NETNS)('apply --dry-run', () => {
   it('reports CIDRs added and removed and the flannel rules it would delete; changes nothing', async () => {
     const next = config('next', 'nonMasqueradeCIDRs: [10.0.0.0/8, 203.0.113.0/24]\n');
     const before = zeroCounters(await rulesetOf(ns));
