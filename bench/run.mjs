@@ -121,6 +121,7 @@ const SCENARIOS = [
           '5',
           '--readds',
           '3',
+          '--no-settle',
         ],
   },
   {
