@@ -16,7 +16,7 @@ import {
   type ConfigFileText,
   type SettingSource,
 } from './merge.js';
-import type { Config } from './schema.js';
+import type { Config, SettingKey } from './schema.js';
 import { snapshotText } from './snapshot.js';
 
 /** A loaded, validated configuration: what the daemon enforces and remembers. */
@@ -45,6 +45,8 @@ export interface LoadedConfigTree extends LoadedConfig {
   cidrSources: () => CidrSource[];
   /** Which file sets each other setting. */
   settingSources: Map<string, SettingSource>;
+  /** Where each entry of a concatenated list (other than nonMasqueradeCIDRs) came from. */
+  listSources: (key: SettingKey) => SettingSource[];
 }
 
 /**
@@ -72,5 +74,6 @@ export async function loadConfigTree(
     ignored: dropIns.ignored,
     cidrSources: merged.cidrSources,
     settingSources: merged.settingSources,
+    listSources: merged.listSources,
   };
 }
