@@ -88,6 +88,7 @@ describe.runIf(NETNS)('metrics with the real daemon', () => {
     const e = parseExposition(r.body);
     expect([...e.families.keys()].sort()).toEqual([...textfile().families.keys()].sort());
     expect([...e.families.keys()].sort()).toEqual([
+      'ip_masq_build_info',
       'ip_masq_config_valid',
       'ip_masq_drift_repairs_total',
       'ip_masq_flannel_readd_episodes_total',
@@ -97,6 +98,9 @@ describe.runIf(NETNS)('metrics with the real daemon', () => {
       'ip_masq_nonmasquerade_cidrs',
       'ip_masq_reconcile_duration_seconds',
       'ip_masq_reconciles_total',
+      'process_open_fds',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
     ]);
     expect(e.families.get('ip_masq_reconcile_duration_seconds')?.type).toBe('histogram');
   });
