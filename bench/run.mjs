@@ -117,6 +117,13 @@ const SCENARIOS = [
     text: true, // prints text only; parsed by lib/report.mjs
   },
   {
+    id: 'facts-latency',
+    what: "B6 flannel's subnet.env written → pod-network rules live (ip-masq run, late /run/flannel)",
+    argv: FULL
+      ? ['bench/facts-latency.mjs', '--writes', '200']
+      : ['bench/facts-latency.mjs', '--writes', '8'],
+  },
+  {
     id: 'churn-cost',
     what: "B7 daemon CPU under a co-tenant's nat rule churn; reactions under that churn",
     argv: FULL

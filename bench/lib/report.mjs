@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, stats } from './common.mjs';
 import { FINDINGS } from './findings.mjs';
+import { reportB6 } from './report-b6.mjs';
 import { loadB7Before, reportB7 } from './report-b7.mjs';
 import { distributionChart, lineChart } from './svg.mjs';
 
@@ -481,6 +482,9 @@ export function writeReport({ meta, results, full }) {
         )
       : target('B5 start → READY', '≤ 400 ms', 'not measured', null),
   );
+
+  // ---------------------------------------------------------------- B6
+  targets.push(...reportB6({ md, target, data: ok('facts-latency'), up }));
 
   // ---------------------------------------------------------------- B7
   targets.push(...reportB7({ md, svg, target, after: ok('churn-cost'), before: loadB7Before() }));
