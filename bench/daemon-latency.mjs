@@ -34,6 +34,7 @@ const arg = (name, dflt) => {
 };
 const EDITS = Number(arg('edits', 200));
 const DRIFTS = Number(arg('drifts', 200));
+const HOSTILE_DRIFTS = Number(arg('hostile-drifts', arg('drifts', 200)));
 const RECONCILES = Number(arg('reconciles', 1000));
 const STARTS = Number(arg('starts', 20));
 const JSON_OUT = arg('json', null);
@@ -230,6 +231,31 @@ async function main() {
   results.driftHeal = stats(heals);
   results.driftHealSamples = heals.map((x) => Math.round(x * 100) / 100);
 
+  // 2b. drift heal with a hostile 30,000-key drop-in in config.d (issue #10): every pass reads
+  // it again and must reject it fast, so healing is not delayed.
+  const hostile = join(confDir, 'config.d', '99-hostile.yaml');
+  mkdirSync(join(confDir, 'config.d'), { recursive: true });
+  writeFileSync(hostile, Array.from({ length: 30_000 }, (_, i) => `key${i}: ${i}`).join('\n'));
+  await daemon.next((l) => l.includes('"code":"CONFIG_INVALID"'), 'hostile drop-in rejected');
+  const hostileHeals = [];
+  for (let i = 0; i < HOSTILE_DRIFTS; i++) {
+    const gone = monitor.next(
+      (l) => l.startsWith('{"delete": {"table": {"family": "ip", "name": "ip-masq"'),
+      'table deleted',
+    );
+    const back = monitor.next(
+      (l) => l.startsWith('{"add": {"table": {"family": "ip", "name": "ip-masq"'),
+      'table re-added',
+    );
+    inNs('nft', 'delete', 'table', 'ip', 'ip-masq');
+    const tGone = await gone;
+    hostileHeals.push((await back) - tGone);
+    await sleep(150 + Math.random() * 100);
+  }
+  results.driftHealHostileDropIn = stats(hostileHeals);
+  results.driftHealHostileDropInSamples = hostileHeals.map((x) => Math.round(x * 100) / 100);
+  rmSync(hostile, { force: true });
+
   // 3. RSS after ≥ 1,000 reconciles
   let passes = daemon.lines.filter((l) => l.includes('"msg":"pass done"')).length;
   while (passes < RECONCILES) {
@@ -258,6 +284,9 @@ async function main() {
   );
   console.log(`reload latency (file written → new set live), ${fmt(results.reload)}`);
   console.log(`drift heal (table deleted → re-added),      ${fmt(results.driftHeal)}`);
+  console.log(
+    `  … with a 30,000-key drop-in in config.d,   ${fmt(results.driftHealHostileDropIn)}`,
+  );
   console.log(`start → READY=1 (empty ruleset),            ${fmt(results.startToReady)}`);
   console.log(
     `RSS after READY ${results.rssAfterReadyMiB.toFixed(1)} MiB; after ${results.reconcilePasses} reconcile passes (${results.applies} applies) ${results.rssAfterReconcilesMiB.toFixed(1)} MiB, ${(IDLE_MS / 1000).toFixed(0)} s later ${results.rssAfterIdleMiB.toFixed(1)} MiB; bare node ${results.bareNodeRssMiB.toFixed(1)} MiB${NODE_FLAGS.length ? ` (node ${NODE_FLAGS.join(' ')})` : ''}`,

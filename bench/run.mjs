@@ -56,17 +56,7 @@ const SCENARIOS = [
     id: 'flow-rate',
     what: 'B2 new flows/s through a router namespace vs N (ours vs ip-masq-agent)',
     argv: FULL
-      ? [
-          'bench/flow-rate.mjs',
-          '--n',
-          '64,1000,10000',
-          '--reps',
-          '3',
-          '--window',
-          '3',
-          '--split',
-          '10000',
-        ]
+      ? ['bench/flow-rate.mjs', '--n', '64,1000,10000', '--reps', '3', '--window', '3']
       : [
           'bench/flow-rate.mjs',
           '--n',
@@ -77,8 +67,6 @@ const SCENARIOS = [
           '1',
           '--warmup',
           '0.5',
-          '--split',
-          '1000',
         ],
   },
   {
@@ -140,8 +128,12 @@ const SCENARIOS = [
           '5',
           '--readds',
           '3',
-          '--no-settle',
         ],
+  },
+  {
+    id: 'adversarial-parse',
+    what: 'hostile config shapes at the 4 MiB cap: parsed or rejected (the loader, in process)',
+    argv: ['bench/adversarial-parse.mjs', '--reps', FULL ? '5' : '1'],
   },
   {
     id: 'config',

@@ -7,7 +7,8 @@
  *      lower layer, never a higher one, never a sibling folder of the same layer (the
  *      top-level files of a layer count as one unit with it):
  *
- *        base       errors.ts, version.ts, util/
+ *        base       errors.ts, version.ts, util/, proc/ (bounded children), fs/ (bounded reads,
+ *                   atomic writes)
  *        net        net/          addresses and CIDRs
  *        config     config/       bytes → Config
  *        plan       plan/         Config + facts → Plan (and explain)
@@ -32,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 export const MAX_LINES = 400;
 
 export const LAYERS = [
-  ['base', ['errors.ts', 'version.ts', 'util/']],
+  ['base', ['errors.ts', 'version.ts', 'util/', 'proc/', 'fs/']],
   ['net', ['net/']],
   ['config', ['config/']],
   ['plan', ['plan/']],

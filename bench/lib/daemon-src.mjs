@@ -22,6 +22,7 @@ export async function loadDaemonSources(outDir = join(REPO, 'bench/out')) {
         "export { flannelHooks } from './daemon/src/reconcile/flannel-hooks.ts';",
         "export { NftClient } from './daemon/src/nft/client.ts';",
         "export { parseConfigSnapshot as parseConfigText } from './daemon/src/config/snapshot.ts';",
+        "export { loadConfigTree } from './daemon/src/config/tree.ts';",
       ].join('\n'),
       resolveDir: root,
       loader: 'ts',

@@ -34,20 +34,6 @@ function target(name, goal, measured, met, note = '') {
   return { name, goal, measured, met, note };
 }
 
-/**
- * B2 with masqueradeCIDRs: N entries split between both lists (nested /30 exceptions in /28s),
- * next to ours with N nonMasqueradeCIDRs alone: the longest-prefix set is still one lookup.
- */
-function splitRow(flow, b2, masq) {
-  const sp = flow.split;
-  const o = stats(sp.ours.map((x) => x.rxPerS));
-  const plain = b2.find((b) => b.n === sp.n);
-  const vs = plain
-    ? ` ${kps(plain.ours.p50)} with ${nfmt(sp.n)} nonMasqueradeCIDRs alone (${(((o.p50 - plain.ours.p50) / plain.ours.p50) * 100).toFixed(1)} %);`
-    : '';
-  return `**Both lists (masqueradeCIDRs).** ${nfmt(sp.n)} entries split between the lists — ${nfmt(sp.nonMasqueradeCIDRs)} nonMasqueradeCIDRs /28s, each with a /30 masqueradeCIDRs exception inside it — render as one interval set of ${nfmt(sp.setElements)} prefixes (their longest-prefix difference): ours ${kps(o.p50)} (${kps(o.min)}–${kps(o.max)}, ${sp.ours.length} rounds) against${vs} masquerade-only ${kps(masq.p50)}.\n`;
-}
-
 export function writeReport({ meta, results, full }) {
   const base = full ? join(REPO, 'docs') : join(REPO, 'bench/out');
   const svgDir = join(base, 'bench');
@@ -58,6 +44,7 @@ export function writeReport({ meta, results, full }) {
   const daemon = ok('daemon-latency');
   const flannel = ok('flannel') ? parseFlannelText(ok('flannel')) : null;
   const config = ok('config');
+  const adversarial = ok('adversarial-parse');
   const m = meta.machine;
   const md = [];
   const svgs = [];
@@ -242,7 +229,6 @@ export function writeReport({ meta, results, full }) {
       }),
     );
     md.push('![flow rate vs N](bench/flow-rate.svg)\n');
-    if (flow.split) md.push(splitRow(flow, b2, masq));
   }
   const ours2 = b2.filter((b) => b.n >= 64 && b.n <= 10000).map((b) => b.ours.p50);
   const flat =
@@ -304,6 +290,20 @@ export function writeReport({ meta, results, full }) {
     if (daemon) {
       row('B3 reload: config file written (rename) → new set element live', daemon.reload);
       row('B4 drift heal: `nft delete table ip ip-masq` → our table back', daemon.driftHeal);
+      if (daemon.driftHealHostileDropIn) {
+        row(
+          'B4 drift heal with a hostile 30,000-key drop-in in config.d (rejected every pass)',
+          daemon.driftHealHostileDropIn,
+        );
+        targets.push(
+          target(
+            'B4 drift heal with a hostile 30,000-key drop-in present',
+            'p99 ≤ 100 ms',
+            `p99 ${ms(daemon.driftHealHostileDropIn.p99)} ms`,
+            daemon.driftHealHostileDropIn.p99 <= 100,
+          ),
+        );
+      }
     }
     if (flannel?.readd)
       md.push(
@@ -490,6 +490,30 @@ export function writeReport({ meta, results, full }) {
   targets.push(...reportB7({ md, svg, target, after: ok('churn-cost'), before: loadB7Before() }));
 
   // ---------------------------------------------------------------- config
+  if (adversarial) {
+    md.push('## Hostile config shapes at the size cap\n');
+    md.push(
+      'From [`bench/adversarial-parse.mjs`](' +
+        up +
+        "/bench/adversarial-parse.mjs): each shape written to config.yaml and loaded with the daemon's loader (read, trust, shape limits, parse, merge), in process. Goal: parsed or rejected in ≤ 1 s. (Before issue #10, yaml's quadratic duplicate-key check took 1.4 s, 4.6 s and 17.4 s for 10k, 20k and 40k keys.)\n",
+    );
+    md.push('| shape | size | median ms | max ms | outcome |');
+    md.push('|---|---:|---:|---:|---|');
+    for (const s of adversarial.shapes ?? [])
+      md.push(
+        `| ${s.name} | ${(s.bytes / 1048576).toFixed(2)} MiB | ${ms(s.medianMs)} | ${ms(s.maxMs)} | ${s.outcome.replace(/\|/g, '\\|')} |`,
+      );
+    md.push('');
+    const worst = Math.max(...(adversarial.shapes ?? []).map((s) => s.maxMs));
+    targets.push(
+      target(
+        'hostile config at the cap: parsed or rejected',
+        '≤ 1 s, any shape',
+        `max ${ms(worst)} ms`,
+        worst <= 1000,
+      ),
+    );
+  }
   if (config) {
     md.push('## Config parse and collapse (100,000 entries)\n');
     md.push(

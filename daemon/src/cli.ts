@@ -14,7 +14,7 @@ export const DEFAULT_CONFIG_PATH = '/etc/ip-masq/config.yaml';
 
 const COMMON_HELP: Record<CommonOption, string> = {
   config: `  --config PATH  config file (default ${DEFAULT_CONFIG_PATH})`,
-  nft: '  --nft PATH     nft binary (default: nft from PATH)',
+  nft: '  --nft PATH     nft binary (default: nft from /usr/sbin, /sbin, /usr/bin or /bin, never PATH)',
 };
 
 const EXIT_CODES = `Exit codes (every verb):

@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'NFT_NO_JSON'
   | 'NFT_PERMISSION'
   | 'NFT_FAILED'
+  | 'NFT_TIMEOUT'
+  | 'NFT_STAGE_FAILED'
   | 'VERIFY_FAILED'
   | 'STATE_FAILED';
 
@@ -34,6 +36,8 @@ const exitCodeFor: Record<ErrorCode, ExitCodeValue> = {
   NFT_NO_JSON: ExitCode.NFT_UNUSABLE,
   NFT_PERMISSION: ExitCode.PERMISSION,
   NFT_FAILED: ExitCode.FAILURE,
+  NFT_TIMEOUT: ExitCode.FAILURE,
+  NFT_STAGE_FAILED: ExitCode.FAILURE,
   VERIFY_FAILED: ExitCode.FAILURE,
   STATE_FAILED: ExitCode.FAILURE,
 };
@@ -94,7 +98,13 @@ export class NftError extends IpMasqError {
   readonly input: string | undefined;
 
   constructor(
-    code: 'NFT_NOT_FOUND' | 'NFT_NO_JSON' | 'NFT_PERMISSION' | 'NFT_FAILED',
+    code:
+      | 'NFT_NOT_FOUND'
+      | 'NFT_NO_JSON'
+      | 'NFT_PERMISSION'
+      | 'NFT_FAILED'
+      | 'NFT_TIMEOUT'
+      | 'NFT_STAGE_FAILED',
     message: string,
     details: {
       argv: readonly string[];

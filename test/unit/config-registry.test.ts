@@ -52,11 +52,6 @@ describe('the settings registry', () => {
       'flannel',
       'toPorts',
       'metrics',
-      'masqueradeCIDRs',
-      'outputInterfaces',
-      'sourceCIDRs',
-      'snatAddress',
-      'snatAddressIPv6',
     ]);
     expect(Object.keys(configToJson(defaultConfig()))).toEqual([
       'nonMasqueradeCIDRs',

@@ -49,11 +49,6 @@ const DEFAULT_JSON = {
   },
   toPorts: null,
   metrics: { textfileDir: null, listen: null },
-  masqueradeCIDRs: [],
-  outputInterfaces: [],
-  sourceCIDRs: [],
-  snatAddress: null,
-  snatAddressIPv6: null,
 };
 
 describe('defaults', () => {
@@ -344,7 +339,7 @@ describe('errors: each with its line:col and path', () => {
     [
       'foo: 1\n',
       [
-        `1:1: unknown key "foo"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics, masqueradeCIDRs, outputInterfaces, sourceCIDRs, snatAddress, snatAddressIPv6`,
+        `1:1: unknown key "foo"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics`,
       ],
     ],
     [
@@ -367,7 +362,7 @@ describe('errors: each with its line:col and path', () => {
     [
       '<<: {masqLinkLocal: true}\n',
       [
-        `1:1: unknown key "<<"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics, masqueradeCIDRs, outputInterfaces, sourceCIDRs, snatAddress, snatAddressIPv6`,
+        `1:1: unknown key "<<"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics`,
       ],
     ],
     // Duplicates.

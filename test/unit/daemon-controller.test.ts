@@ -37,7 +37,9 @@ class Fixture {
   live: string[] | null = null;
   nftFailure: Error | null = null;
   reconciles: Config[] = [];
-  flannelToDelete: Array<{ chain: string; iptables: string }> = [];
+  flannelToDelete: Array<{ chain: string; iptables: string; comment?: string | null }> = [];
+  /** Rejected flannel facts the next passes report. */
+  rejected: string[] = [];
   lines: Array<Record<string, unknown>> = [];
   notes: string[] = [];
   persisted: PersistedConfig | null = null;
@@ -90,6 +92,7 @@ class Fixture {
           changed,
           reason: changed ? 'set differs' : null,
           warnings: [],
+          errors: this.rejected,
           cidrsAdded: changed ? want.filter((c) => !before.includes(c)) : [],
           cidrsRemoved: changed ? before.filter((c) => !want.includes(c)) : [],
           flannelDeleted,
@@ -130,6 +133,7 @@ describe('DaemonController', () => {
         chain: 'FLANNEL-POSTRTG',
         iptables:
           '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully',
+        comment: 'flanneld masq',
       },
     ];
     expect(await f.controller.pass(['start'])).toEqual({});
@@ -152,6 +156,7 @@ describe('DaemonController', () => {
         {
           chain: 'FLANNEL-POSTRTG',
           rule: '-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully',
+          comment: 'flanneld masq',
         },
       ],
       durationMs: 12.3,
@@ -173,6 +178,23 @@ describe('DaemonController', () => {
       cidrsRemoved: ['192.168.0.0/16'],
     });
     expect(f.saves).toBe(2);
+  });
+
+  it('rejected flannel facts are logged at error priority (once per cause); the rest still applies', async () => {
+    const f = new Fixture();
+    f.files.set(f.path, 'cidrs: 10.0.0.0/8');
+    f.rejected = [
+      '/run/flannel/subnet.env:1: FLANNEL_NETWORK=0.0.0.0/0: cluster network 0.0.0.0/0 is shorter than /8',
+    ];
+    await f.controller.pass(['start']);
+    await f.controller.pass(['resync']);
+    expect(f.live).toEqual(['10.0.0.0/8']);
+    const errors = f.lines.filter((l) => l['code'] === 'FLANNEL_FACTS_REJECTED');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ level: 50 });
+    expect(String(errors[0]?.['msg'])).toMatch(
+      /subnet\.env:1: FLANNEL_NETWORK=0\.0\.0\.0\/0: .*flannel's rules of that family are left in place/,
+    );
   });
 
   it('a file event with unchanged content costs no reconcile; any other trigger still reconciles', async () => {

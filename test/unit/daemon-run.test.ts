@@ -82,6 +82,7 @@ describe('runDaemon', () => {
           changed,
           reason: changed ? 'set differs' : null,
           warnings: [],
+          errors: [],
           cidrsAdded: [],
           cidrsRemoved: [],
           flannelDeleted: [],

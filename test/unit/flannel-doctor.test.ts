@@ -250,13 +250,44 @@ describe('runDoctor', () => {
     expect(r.failed).toBe(false);
   });
 
-  it('a malformed subnet.env is a WARN naming the line', async () => {
+  it('a malformed FLANNEL_SUBNET rejects the IPv4 facts: a FAIL naming the line', async () => {
     const root = await node({
       'run/flannel/subnet.env': 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=nonsense\n',
     });
     const c = (await runDoctor(deps(root, []), config())).checks[0];
-    expect(c?.status).toBe('WARN');
+    expect(c?.status).toBe('FAIL');
     expect(c?.message).toContain('/run/flannel/subnet.env:2: FLANNEL_SUBNET');
+  });
+
+  it('a malformed line of no consequence (FLANNEL_MTU) is a WARN naming the line', async () => {
+    const root = await node({
+      'run/flannel/subnet.env':
+        'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=lots\n',
+    });
+    const c = (await runDoctor(deps(root, []), config())).checks[0];
+    expect(c?.status).toBe('WARN');
+    expect(c?.message).toContain('/run/flannel/subnet.env:3: FLANNEL_MTU');
+  });
+
+  it.each([
+    [
+      'FLANNEL_NETWORK=0.0.0.0/0\nFLANNEL_SUBNET=10.244.1.1/24\n',
+      /:1: FLANNEL_NETWORK=0\.0\.0\.0\/0: .*shorter than \/8/,
+    ],
+    [
+      'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.1.1.1/1\n',
+      /:2: FLANNEL_SUBNET=10\.1\.1\.1\/1: node subnet 0\.0\.0\.0\/1 is not inside/,
+    ],
+    [
+      'FLANNEL_NETWORK=fd00::/48\nFLANNEL_SUBNET=10.244.1.1/24\n',
+      /:1: FLANNEL_NETWORK: .*not an IPv4 prefix/,
+    ],
+  ])('implausible facts are a FAIL naming the line: %j', async (env, line) => {
+    const root = await node({ 'run/flannel/subnet.env': env });
+    const c = (await runDoctor(deps(root, []), config())).checks[0];
+    expect(c?.status).toBe('FAIL');
+    expect(c?.message).toMatch(line);
+    expect(c?.message).toContain("leaves flannel's rules of that family in place");
   });
 
   it('text form: one line per check, fixes indented, a summary', async () => {

@@ -107,7 +107,7 @@ describe('resolveFlannelFacts', () => {
     expect(formatCidr(facts!.ipv6!.network)).toBe('fd00:10:244::/56');
   });
 
-  it('overrides without a file; a family with only C is dropped with a fix', () => {
+  it('overrides without a file; a family with only C is rejected with a fix', () => {
     const { facts, problems } = resolveFlannelFacts(
       {
         clusterCIDR: [cidr('10.42.0.0/16'), cidr('fd00::/48')],
@@ -119,23 +119,24 @@ describe('resolveFlannelFacts', () => {
     expect(facts?.ipMasq).toBeNull();
     expect(facts?.ipv4).toBeDefined();
     expect(facts?.ipv6).toBeUndefined();
-    expect(problems).toEqual([
-      expect.stringMatching(/IPv6 cluster network fd00::\/48 .*flannel\.nodeSubnet/),
-    ]);
+    expect(problems).toEqual([]);
+    expect(facts?.rejected?.ipv6).toMatch(/IPv6 cluster network fd00::\/48 .*flannel\.nodeSubnet/);
+    expect(facts?.rejected?.ipv4).toBeUndefined();
   });
 
-  it('a malformed file still yields what it can', () => {
+  it('a malformed line rejects its family (the line is named); other families still count', () => {
     const { facts, problems } = resolveFlannelFacts(noOverride, {
-      text: 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=bogus\n',
+      text: 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=bogus\nFLANNEL_IPV6_NETWORK=fd00::/48\nFLANNEL_IPV6_SUBNET=fd00:0:0:1::1/64\n',
       path: 'p',
     });
-    expect(facts).not.toBeNull();
     expect(facts?.ipv4).toBeUndefined();
-    expect(problems).toHaveLength(2);
+    expect(formatCidr(facts!.ipv6!.subnet)).toBe('fd00:0:0:1::/64');
+    expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^p:2: FLANNEL_SUBNET/);
+    expect(facts?.rejected).toEqual({ ipv4: problems[0] });
   });
 
-  it('warns when the node subnet lies outside the cluster network, and on duplicate overrides', () => {
+  it('rejects a node subnet outside the cluster network; warns on duplicate overrides', () => {
     const { facts, problems } = resolveFlannelFacts(
       {
         clusterCIDR: [cidr('10.42.0.0/16'), cidr('10.43.0.0/16')],
@@ -143,15 +144,47 @@ describe('resolveFlannelFacts', () => {
       },
       null,
     );
-    expect(facts?.ipv4).toBeDefined();
+    expect(facts?.ipv4).toBeUndefined();
     expect(problems.some((p) => /2 IPv4 prefixes given, using 10\.42\.0\.0\/16/.test(p))).toBe(
       true,
     );
-    expect(
-      problems.some((p) =>
-        /10\.99\.0\.0\/24 is not inside the cluster network 10\.42\.0\.0\/16/.test(p),
-      ),
-    ).toBe(true);
+    expect(facts?.rejected?.ipv4).toMatch(
+      /config: flannel\.nodeSubnet 10\.99\.0\.0\/24: node subnet 10\.99\.0\.0\/24 is not inside the cluster network 10\.42\.0\.0\/16/,
+    );
+  });
+
+  it.each([
+    [
+      'FLANNEL_NETWORK=0.0.0.0/0\nFLANNEL_SUBNET=10.244.1.1/24',
+      'ipv4',
+      /p:1: FLANNEL_NETWORK=0\.0\.0\.0\/0: cluster network 0\.0\.0\.0\/0 is shorter than \/8/,
+    ],
+    ['FLANNEL_NETWORK=10.0.0.0/7\nFLANNEL_SUBNET=10.244.1.1/24', 'ipv4', /shorter than \/8/],
+    [
+      'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.1.1.1/1',
+      'ipv4',
+      /p:2: FLANNEL_SUBNET=10\.1\.1\.1\/1: node subnet 0\.0\.0\.0\/1 is not inside the cluster network 10\.244\.0\.0\/16/,
+    ],
+    [
+      'FLANNEL_NETWORK=fd00::/48\nFLANNEL_SUBNET=10.244.1.1/24',
+      'ipv4',
+      /p:1: FLANNEL_NETWORK: "fd00::\/48" is not an IPv4 prefix/,
+    ],
+    ['FLANNEL_IPV6_NETWORK=::/0\nFLANNEL_IPV6_SUBNET=fd00::1/64', 'ipv6', /shorter than \/32/],
+    ['FLANNEL_IPV6_NETWORK=fd00::/48\nFLANNEL_IPV6_SUBNET=10.244.1.1/24', 'ipv6', /expected IPv6/],
+  ] as const)('rejects implausible facts: %j', (text, family, reason) => {
+    const { facts } = resolveFlannelFacts(noOverride, { text, path: 'p' });
+    expect(facts?.[family]).toBeUndefined();
+    expect(facts?.rejected?.[family]).toMatch(reason);
+  });
+
+  it('accepts a /8 IPv4 and a /32 IPv6 cluster network (the documented bounds)', () => {
+    const { facts } = resolveFlannelFacts(noOverride, {
+      text: 'FLANNEL_NETWORK=10.0.0.0/8\nFLANNEL_SUBNET=10.9.1.1/24\nFLANNEL_IPV6_NETWORK=2001:db8::/32\nFLANNEL_IPV6_SUBNET=2001:db8:0:1::1/64',
+      path: 'p',
+    });
+    expect(facts?.rejected).toBeUndefined();
+    expect(facts?.ipv4 && facts.ipv6).toBeTruthy();
   });
 });
 
@@ -166,11 +199,15 @@ describe('readFlannelFacts', () => {
       expect(await readFlannelFacts({ subnetEnv: join(dir, 'absent'), ...noOverride })).toEqual({
         facts: null,
         problems: [],
+        rejected: [],
       });
       await mkdir(join(dir, 'adir'));
       const bad = await readFlannelFacts({ subnetEnv: join(dir, 'adir'), ...noOverride });
-      expect(bad.facts).toBeNull();
-      expect(bad.problems[0]).toMatch(/adir: cannot read flannel's lease file/);
+      expect(bad.facts?.ipv4).toBeUndefined();
+      expect(bad.rejected).toEqual([
+        expect.stringMatching(/cannot read flannel's lease file .*adir: is a directory/),
+      ]);
+      expect(Object.keys(bad.facts?.rejected ?? {})).toEqual(['ipv4', 'ipv6']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

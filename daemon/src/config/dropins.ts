@@ -16,6 +16,7 @@
  */
 import { join, dirname } from 'node:path';
 import { DROPIN_DIR_NAME } from './defaults.js';
+import { MAX_DROPINS_TOTAL_BYTES } from './limits.js';
 import { errnoOf, readConfigText, unreadable, type ConfigFs } from './load.js';
 import type { ConfigFileText } from './merge.js';
 
@@ -66,6 +67,7 @@ export async function readDropIns(
   }
   const files: ConfigFileText[] = [];
   const ignored: Array<{ path: string; reason: string }> = [];
+  let total = 0;
   for (const name of [...names].sort(byteOrder)) {
     const path = join(dir, name);
     if (!isDropInName(name)) {
@@ -83,7 +85,15 @@ export async function readDropIns(
     // A dangling symlink or a file we may not read is an error (readConfigText says which);
     // a file deleted between the listing and the read is simply not there any more.
     const text = await readConfigText(path, fs);
-    if (text !== null) files.push({ path, text });
+    if (text === null) continue;
+    // Each file has its own 4 MiB cap; together they have one too (limits.ts).
+    total += Buffer.byteLength(text);
+    if (total > MAX_DROPINS_TOTAL_BYTES)
+      throw unreadable(
+        dir,
+        `its drop-ins hold more than ${MAX_DROPINS_TOTAL_BYTES / (1024 * 1024)} MiB together (at ${name}); a drop-in directory holds a few small files`,
+      );
+    files.push({ path, text });
   }
   return { files, ignored };
 }

@@ -35,7 +35,7 @@ export function emptyListWarnings(text: string, file: string): ConfigIssue[] {
   const lines = new LineCounter();
   let doc;
   try {
-    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   } catch {
     return [];
   }

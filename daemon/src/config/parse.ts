@@ -13,6 +13,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { ConfigIssue } from '../errors.js';
 import { findFastCidrList, type FastCidrList } from './fast-cidr-list.js';
 import { Issues, lineIndex, type Loc } from './issues.js';
+import { CONFIG_LIMITS, exceedsLimits, type ConfigLimits } from './limits.js';
 import type { SettingKey } from './schema.js';
 import type { CidrListDetail } from './setting.js';
 import { walkDocument, type FileSettings } from './walk.js';
@@ -46,19 +47,20 @@ export interface ConfigFragment {
 export function parseConfigFragment(
   text: string,
   file: string,
-  options: { fastPath: boolean } = { fastPath: true },
+  options: { fastPath: boolean; limits?: ConfigLimits | null } = { fastPath: true },
 ): ConfigFragment {
+  const limits = options.limits === undefined ? CONFIG_LIMITS : options.limits;
   if (options.fastPath) {
     const fast = findFastCidrList(text);
     if (fast !== null) {
-      const attempt = validateText(fast.text, file, fast, text);
+      const attempt = validateText(fast.text, file, fast, text, limits);
       // Positions on the fast path are mapped back to the original text, so its issues are
       // final, unless the marker turned out not to be the top-level list or the rest has a
       // syntax error (whose wording could depend on the splice): then start over.
       if (attempt.usedFastList && !attempt.syntaxBroken) return attempt.fragment;
     }
   }
-  return validateText(text, file, null, text).fragment;
+  return validateText(text, file, null, text, limits).fragment;
 }
 
 interface ValidationResult {
@@ -72,17 +74,35 @@ function validateText(
   file: string,
   fast: FastCidrList | null,
   original: string,
+  limits: ConfigLimits | null,
 ): ValidationResult {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // What yaml is given must be small in structure (limits.ts): checked in linear time first.
+  const over = limits === null ? null : exceedsLimits(text, limits);
   const issues =
     fast === null
       ? new Issues(
           file,
-          (offset) => lineCounter.linePos(offset),
+          over === null ? (offset) => lineCounter.linePos(offset) : lineIndex(text),
           (offset) => offset,
         )
       : new Issues(file, lineIndex(original), fast.mapOffset);
+  const fragment = (walked: FileSettings | null): ConfigFragment => ({
+    file,
+    values: walked?.values ?? new Map(),
+    issues: issues.sorted(),
+    ipv6Issues: walked?.ipv6Issues.sorted() ?? [],
+    set: walked?.set ?? new Map(),
+    valueAt: walked?.valueAt ?? new Map(),
+    lists: walked?.lists ?? new Map(),
+  });
+  if (over !== null) {
+    issues.atOffset(over.offset, '', over.message);
+    return { fragment: fragment(null), usedFastList: false, syntaxBroken: true };
+  }
+  // yaml's own duplicate-key check compares every key with every other (quadratic: 40,000
+  // keys took 38 s); walk.ts finds duplicates of the keys that count with a Map instead.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false });
 
   let syntaxBroken = false;
   for (const e of doc.errors) {
@@ -99,15 +119,6 @@ function validateText(
       issues.atOffset(e.pos[0], '', `invalid YAML: ${e.message}`);
     }
   }
-  const fragment = (walked: FileSettings | null): ConfigFragment => ({
-    file,
-    values: walked?.values ?? new Map(),
-    issues: issues.sorted(),
-    ipv6Issues: walked?.ipv6Issues.sorted() ?? [],
-    set: walked?.set ?? new Map(),
-    valueAt: walked?.valueAt ?? new Map(),
-    lists: walked?.lists ?? new Map(),
-  });
   // The AST of a file with syntax errors is a guess: report only the syntax errors.
   if (syntaxBroken) return { fragment: fragment(null), usedFastList: false, syntaxBroken };
   for (const w of doc.warnings) issues.atOffset(w.pos[0], '', `YAML: ${w.message}`);

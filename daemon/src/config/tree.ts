@@ -8,6 +8,7 @@
  * - any file unreadable → ConfigError CONFIG_UNREADABLE naming it;
  * - any problem in any file → ConfigError CONFIG_INVALID with every issue, each naming its file.
  */
+import { ConfigError } from '../errors.js';
 import { dropInDirOf, readDropIns } from './dropins.js';
 import { readConfigText, realFs, type ConfigFs } from './load.js';
 import {
@@ -16,8 +17,9 @@ import {
   type ConfigFileText,
   type SettingSource,
 } from './merge.js';
-import type { Config, SettingKey } from './schema.js';
+import type { Config } from './schema.js';
 import { snapshotText } from './snapshot.js';
+import { configTrustIssues } from './trust.js';
 
 /** A loaded, validated configuration: what the daemon enforces and remembers. */
 export interface LoadedConfig {
@@ -45,8 +47,6 @@ export interface LoadedConfigTree extends LoadedConfig {
   cidrSources: () => CidrSource[];
   /** Which file sets each other setting. */
   settingSources: Map<string, SettingSource>;
-  /** Where each entry of a concatenated list (other than nonMasqueradeCIDRs) came from. */
-  listSources: (key: SettingKey) => SettingSource[];
 }
 
 /**
@@ -63,6 +63,13 @@ export async function loadConfigTree(
   const dropIns = await readDropIns(dropInDir, fs);
   const files: ConfigFileText[] =
     mainText === null ? [...dropIns.files] : [{ path, text: mainText }, ...dropIns.files];
+  // Only a config nobody else could have written is applied (trust.ts).
+  const untrusted = await configTrustIssues(
+    path,
+    dropInDir,
+    dropIns.files.map((f) => f.path),
+  );
+  if (untrusted.length > 0) throw new ConfigError(untrusted, 'CONFIG_INVALID');
   const merged = mergeConfigFiles(files);
   return {
     config: merged.config,
@@ -74,6 +81,5 @@ export async function loadConfigTree(
     ignored: dropIns.ignored,
     cidrSources: merged.cidrSources,
     settingSources: merged.settingSources,
-    listSources: merged.listSources,
   };
 }

@@ -153,6 +153,7 @@ export class DaemonController {
           flannelRulesDeleted: result.flannelDeleted.map((r) => ({
             chain: r.chain,
             rule: r.iptables,
+            comment: r.comment ?? null,
           })),
           transactions: result.transactions,
           durationMs: Math.round(result.durationMs * 10) / 10,
@@ -164,6 +165,13 @@ export class DaemonController {
     if (readd?.warning)
       this.deps.log.warn({ flannelRulesDeleted: result.flannelDeleted.length }, readd.warning);
     for (const w of result.warnings) this.limited('warn', `warning:${w}`, { problem: w }, w);
+    for (const e of result.errors ?? [])
+      this.limited(
+        'error',
+        `rejected:${e}`,
+        { problem: e, code: 'FLANNEL_FACTS_REJECTED' },
+        `${e}; flannel's rules of that family are left in place and no pod-network rule is built from it`,
+      );
 
     if (target.kind === 'apply') {
       this.enforced = target.enforced;

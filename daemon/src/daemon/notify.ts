@@ -4,7 +4,8 @@
  * read the message, and with NotifyAccess=all the unit accepts it from our child. Nothing is
  * sent when NOTIFY_SOCKET is unset (CLI use, tests).
  */
-import { execFile } from 'node:child_process';
+import { SYSTEMD_NOTIFY_MS } from '../proc/deadlines.js';
+import { runBounded } from '../proc/run-bounded.js';
 
 export type NotifyExec = (file: string, args: string[]) => Promise<void>;
 
@@ -21,10 +22,21 @@ export interface Notifier {
   flush(): Promise<void>;
 }
 
-const defaultExec: NotifyExec = (file, args) =>
-  new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 10_000 }, (err) => (err ? reject(err) : resolve()));
-  });
+/**
+ * systemd-notify with a deadline: a PID 1 that does not read its socket must not stall the
+ * message chain (and with it every later STATUS) forever. Looked up on PATH: it is not given
+ * any capability of ours that matters (it only writes to $NOTIFY_SOCKET).
+ */
+export const defaultNotifyExec: NotifyExec = async (file, args) => {
+  const r = await runBounded({ argv: [file, ...args], timeoutMs: SYSTEMD_NOTIFY_MS });
+  if (r.kind === 'spawn-error') throw r.error;
+  if (r.kind === 'timeout') throw new Error(`no answer within ${r.timeoutMs / 1000} s (killed)`);
+  if (r.kind === 'output-too-large') throw new Error('printed too much (killed)');
+  if (r.status !== 0)
+    throw new Error(
+      `exit ${r.status ?? r.signal}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n')[0]}` : ''}`,
+    );
+};
 
 export interface NotifierOptions {
   env: NodeJS.ProcessEnv;
@@ -42,7 +54,7 @@ function oneLine(s: string): string {
 export function createNotifier(options: NotifierOptions): Notifier {
   const env = options.env;
   const enabled = !!env.NOTIFY_SOCKET;
-  const exec = options.exec ?? defaultExec;
+  const exec = options.exec ?? defaultNotifyExec;
   const pid = options.pid ?? process.pid;
   const usec = Number(env.WATCHDOG_USEC);
   const watchdogPid = env.WATCHDOG_PID ? Number(env.WATCHDOG_PID) : pid;

@@ -11,6 +11,7 @@ import type { NftBackend } from '../nft/backend.js';
 import { isFlannelMasqueradeAdd } from '../flannel/match.js';
 import { CONCERN_NEEDLES, touchesOwnTables } from '../nft/monitor.js';
 import { ScopedMonitor } from '../nft/scoped-monitor.js';
+import { PASS_STUCK_MS } from '../proc/deadlines.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
 import { ReconcileLoop } from './loop.js';
@@ -213,10 +214,12 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   let watchdogTimer: NodeJS.Timeout | null = null;
   const wdMs = notify.watchdogIntervalMs;
   if (wdMs !== null) {
-    // Pings prove the loop makes progress: a pass stuck longer than the interval (a hung nft)
-    // stops them, and systemd restarts us.
+    // Pings prove the event loop runs (a SIGSTOP or a hot loop stops them) and that passes make
+    // progress: every child of a pass has a deadline (proc/deadlines.ts), so a pass busy for
+    // PASS_STUCK_MS is stuck in our own code. Either way systemd restarts us.
+    const stuckMs = Math.max(wdMs, PASS_STUCK_MS);
     watchdogTimer = setInterval(() => {
-      if (loop.busyFor() < wdMs) notify.watchdog();
+      if (loop.busyFor() < stuckMs) notify.watchdog();
     }, wdMs);
   }
 

@@ -3,8 +3,9 @@
  * the kernel: how often flannel re-added its MASQUERADE rules. Written to the state directory
  * atomically (temp file + rename) when it changes, read by `status`.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { READ_CAPS, readBounded } from '../fs/read-bounded.js';
+import { writeFileAtomic } from '../fs/write-atomic.js';
 import type { ReaddSnapshot } from '../flannel/episodes.js';
 
 export const RUNTIME_STATUS_FILE = 'status.json';
@@ -17,16 +18,17 @@ export interface RuntimeStatus {
 }
 
 export async function writeRuntimeStatus(dir: string, status: RuntimeStatus): Promise<void> {
-  const path = join(dir, RUNTIME_STATUS_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(status)}\n`, { mode: 0o644 });
-  await rename(tmp, path);
+  await writeFileAtomic(join(dir, RUNTIME_STATUS_FILE), `${JSON.stringify(status)}\n`, {
+    mode: 0o644,
+  });
 }
 
 /** The daemon's last written status, or null when there is none (daemon never ran, or not readable). */
 export async function readRuntimeStatus(dir: string): Promise<RuntimeStatus | null> {
   try {
-    return JSON.parse(await readFile(join(dir, RUNTIME_STATUS_FILE), 'utf8')) as RuntimeStatus;
+    return JSON.parse(
+      await readBounded(join(dir, RUNTIME_STATUS_FILE), { maxBytes: READ_CAPS.state }),
+    ) as RuntimeStatus;
   } catch {
     return null;
   }

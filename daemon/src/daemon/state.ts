@@ -5,12 +5,19 @@
  * Written atomically (temp file + fsync + rename + fsync of the directory): after a crash or a
  * power cut the file is either the old or the new version, never a torn one.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IpMasqError } from '../errors.js';
+import { READ_CAPS, readBounded } from '../fs/read-bounded.js';
+import { writeFileAtomic } from '../fs/write-atomic.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/ip-masq';
 const STATE_FILE = 'last-good-config.json';
+/**
+ * The state file's format. A file without `version` was written by 0.1 (same fields) and is
+ * read as version 1; a newer or unknown version is ignored with a warning, never applied.
+ */
+export const STATE_FORMAT_VERSION = 1;
 
 /**
  * `--state-dir`, else $STATE_DIRECTORY (systemd's StateDirectory=; a colon-separated list when
@@ -48,7 +55,7 @@ export class StateStore {
   async load(onCorrupt?: (reason: string) => void): Promise<PersistedConfig | null> {
     let raw: string;
     try {
-      raw = await readFile(this.file, 'utf8');
+      raw = await readBounded(this.file, { maxBytes: READ_CAPS.state });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw new IpMasqError('STATE_FAILED', `cannot read ${this.file}: ${(e as Error).message}`, {
@@ -56,7 +63,14 @@ export class StateStore {
       });
     }
     try {
-      const parsed = JSON.parse(raw) as Partial<PersistedConfig>;
+      const parsed = JSON.parse(raw) as Partial<PersistedConfig> & { version?: unknown };
+      const version = 'version' in parsed ? parsed.version : 1;
+      if (version !== STATE_FORMAT_VERSION) {
+        onCorrupt?.(
+          `${this.file}: format version ${JSON.stringify(version)}, this ip-masq reads version ${STATE_FORMAT_VERSION} (written by a newer ip-masq?)`,
+        );
+        return null;
+      }
       if (
         (parsed.origin === 'file' || parsed.origin === 'absent') &&
         typeof parsed.source === 'string' &&
@@ -79,26 +93,14 @@ export class StateStore {
 
   /** Replaces the persisted config atomically; throws IpMasqError('STATE_FAILED'). */
   async save(value: PersistedConfig): Promise<void> {
-    const tmp = `${this.file}.tmp-${process.pid}`;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(`${JSON.stringify(value)}\n`, 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.file);
-      // The rename is durable only once the directory entry is on disk.
-      const dh = await open(this.dir, 'r');
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
+      await writeFileAtomic(
+        this.file,
+        `${JSON.stringify({ version: STATE_FORMAT_VERSION, ...value })}\n`,
+        { mode: 0o600, durable: true },
+      );
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
       throw new IpMasqError(
         'STATE_FAILED',
         `cannot save the last good config to ${this.file}: ${(e as Error).message}`,

@@ -19,8 +19,9 @@ import {
 } from './types.js';
 import { findLegacyFlannel, type LegacyDeps } from '../flannel/legacy.js';
 import { checkIpMasqAgent } from './agent-leftover.js';
-import { findFlannelMasquerade, type FlannelRuleRef } from '../flannel/match.js';
-import { listFlannelCandidates } from '../flannel/remove.js';
+import { describeKept, type KeptRule } from '../flannel/attribute.js';
+import type { FlannelRuleRef } from '../flannel/match.js';
+import { findAttributedFlannel } from '../flannel/remove.js';
 import { resolveFlannelFacts, type FlannelFacts } from '../flannel/subnet-env.js';
 
 export type { CheckStatus, DoctorCheck, DoctorDeps, DoctorReport } from './types.js';
@@ -41,9 +42,9 @@ async function checkFacts(
       facts: null,
       check: {
         id: 'flannel-facts',
-        status: 'WARN',
-        message: `cannot read ${config.flannel.subnetEnv}: ${(e as Error).message}`,
-        fix: 'check the file permissions',
+        status: 'FAIL',
+        message: `cannot read ${config.flannel.subnetEnv}: ${(e as Error).message}; ip-masq builds no pod-network rule and leaves flannel's rules in place while it cannot`,
+        fix: 'make it a regular file readable by ip-masq (flanneld writes it), or set flannel.clusterCIDR / flannel.nodeSubnet in the config',
       },
     };
   }
@@ -65,6 +66,18 @@ async function checkFacts(
     const n = facts[f];
     return n ? [`${formatCidr(n.network)} (node ${formatCidr(n.subnet)})`] : [];
   });
+  const rejected = Object.values(facts.rejected ?? {});
+  if (rejected.length > 0) {
+    return {
+      facts,
+      check: {
+        id: 'flannel-facts',
+        status: 'FAIL',
+        message: `flannel facts rejected: ${rejected.join('; ')}; ip-masq builds no pod-network rule from them and leaves flannel's rules of that family in place`,
+        fix: `correct ${config.flannel.subnetEnv} (written by flanneld from its net-conf.json "Network") or set flannel.clusterCIDR / flannel.nodeSubnet in the config`,
+      },
+    };
+  }
   if (problems.length > 0) {
     return {
       facts,
@@ -222,7 +235,27 @@ async function checkCniDelegate(
   return check;
 }
 
-function checkFlannelRules(refs: FlannelRuleRef[], config: Config): DoctorCheck {
+function checkFlannelRules(
+  refs: FlannelRuleRef[],
+  kept: readonly KeptRule[],
+  config: Config,
+): DoctorCheck {
+  const check = checkFlannelRuleList(refs, config);
+  if (kept.length === 0) return check;
+  // Shaped like flannel's but commented by someone else: never deleted, but worth knowing. One
+  // whose comment could not be read may still be flannel's: that is a WARN.
+  const unknown = kept.some((k) => k.kind === 'unknown');
+  return {
+    ...check,
+    status: unknown && check.status === 'PASS' ? 'WARN' : check.status,
+    message: `${check.message}; ${kept.map(describeKept).join('; ')}`,
+    ...(unknown && !check.fix
+      ? { fix: 'install the iptables package (iptables-nft-save) and run doctor again' }
+      : {}),
+  };
+}
+
+function checkFlannelRuleList(refs: FlannelRuleRef[], config: Config): DoctorCheck {
   const id = 'flannel-masquerade-rules';
   const v4 = refs.filter((r) => r.family === 'ip' || config.enableIPv6);
   const keptV6 = refs.filter((r) => r.family === 'ip6' && !config.enableIPv6);
@@ -300,14 +333,18 @@ async function checkLegacy(
 /** Runs every check; never throws for what it finds, only for broken injected dependencies. */
 export async function runDoctor(deps: DoctorDeps, config: Config): Promise<DoctorReport> {
   const { check: factsCheck, facts } = await checkFacts(deps, config);
-  const listings = await listFlannelCandidates(deps.nft, { enableIPv6: true });
-  const refs = findFlannelMasquerade(listings, facts, { enableIPv6: true });
+  const { flannel: refs, kept } = await findAttributedFlannel(
+    deps.nft,
+    facts,
+    { enableIPv6: true },
+    deps.legacyExec ? { exec: deps.legacyExec } : {},
+  );
   const nftablesMode = (await deps.nft.list(['table', 'ip', 'flannel-ipv4'])) !== null;
   const checks: DoctorCheck[] = [
     factsCheck,
     checkIpMasqFlag(facts, nftablesMode),
     await checkCniDelegate(deps, facts),
-    checkFlannelRules(refs, config),
+    checkFlannelRules(refs, kept, config),
     await checkLegacy(deps, facts, config),
     await checkCniMasqChains(deps),
     await checkIpMasqAgent(deps.nft, deps.legacyExec),

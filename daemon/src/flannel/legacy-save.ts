@@ -23,6 +23,8 @@ export interface LegacyRuleRef {
   chain: string;
   /** The iptables-legacy-save line. */
   line: string;
+  /** The rule's `-m comment --comment` text, null when it has none. */
+  comment: string | null;
   /** argv for iptables-legacy / ip6tables-legacy (without the binary): `-w -t nat -D CHAIN …`. */
   deleteArgs: string[];
   /** The command an operator can paste, shell-quoted. */
@@ -82,6 +84,9 @@ export function parseIptablesSave(text: string): SaveRule[] {
   return rules;
 }
 
+/** The comment flanneld puts on every rule it writes (v0.16.2+). */
+export const FLANNEL_COMMENT = 'flanneld masq';
+
 function sameCidrText(text: string | undefined, c: Cidr): boolean {
   if (text === undefined) return false;
   const r = parseCidr(text);
@@ -89,7 +94,7 @@ function sameCidrText(text: string | undefined, c: Cidr): boolean {
 }
 
 /** The args of a rule without `-m comment --comment X` and `--random-fully`, and the comment. */
-function strip(args: string[]): { core: string[]; comment: string | null } {
+export function strip(args: readonly string[]): { core: string[]; comment: string | null } {
   const core: string[] = [];
   let comment: string | null = null;
   for (let i = 0; i < args.length; i++) {
@@ -112,9 +117,11 @@ function isFlannelLegacyMasq(
   const { core, comment } = strip(rule.args);
   if (core.length < 2 || core[core.length - 2] !== '-j' || core[core.length - 1] !== 'MASQUERADE')
     return false;
-  if (rule.chain === 'FLANNEL-POSTRTG' || comment === 'flanneld masq') return true;
+  if (rule.chain === 'FLANNEL-POSTRTG' || comment === FLANNEL_COMMENT) return true;
   const network = (family === 'ip' ? facts?.ipv4 : facts?.ipv6)?.network;
   if (rule.chain !== 'POSTROUTING' || !network) return false;
+  // flannel's shape with someone else's comment is someone else's rule (flannel/attribute.ts).
+  if (comment !== null) return false;
   const m = core.slice(0, -2);
   const multicast = family === 'ip' ? '224.0.0.0/4' : 'ff00::/8';
   // -s C ! -d 224.0.0.0/4   |   ! -s C -d C
@@ -148,6 +155,7 @@ export function findLegacyFlannelMasquerade(
         family,
         chain: r.chain,
         line: r.line,
+        comment: strip(r.args).comment,
         deleteArgs,
         command: [binary, ...deleteArgs].map(shellQuote).join(' '),
       };

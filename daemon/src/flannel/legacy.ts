@@ -7,8 +7,10 @@
  * run iptables-legacy-save when `nat` is listed there: saving a table that does not exist would
  * load iptable_nat and instantiate an empty legacy nat table as a side effect.
  */
-import { spawn } from 'node:child_process';
-import { readFile as fsReadFile } from 'node:fs/promises';
+import { IPTABLES_DELETE_MS, IPTABLES_SAVE_MS } from '../proc/deadlines.js';
+import { READ_CAPS, readBounded } from '../fs/read-bounded.js';
+import { runBounded } from '../proc/run-bounded.js';
+import { resolveSystemBinary } from '../proc/system-binary.js';
 import { findLegacyFlannelMasquerade, type LegacyRuleRef } from './legacy-save.js';
 import type { FlannelFacts } from './subnet-env.js';
 import { FAMILIES } from '../plan/plan.js';
@@ -19,6 +21,8 @@ export interface ExecResult {
   stderr: string;
   /** The binary does not exist. */
   notFound?: boolean;
+  /** Killed at its deadline. */
+  timedOut?: boolean;
 }
 export type Exec = (argv: readonly string[]) => Promise<ExecResult>;
 
@@ -44,20 +48,41 @@ export interface LegacyReport {
   problems: string[];
 }
 
-/** Spawns argv without a shell; a missing binary is reported, not thrown. */
-export const defaultExec: Exec = (argv) =>
-  new Promise((resolve) => {
-    const [cmd, ...args] = argv as [string, ...string[]];
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      resolve({ status: null, stdout, stderr: e.message, notFound: e.code === 'ENOENT' }),
-    );
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+/**
+ * Runs an iptables tool by name from the system directories (never PATH), without a shell and
+ * with a deadline (saves 20 s, deletes 10 s: proc/deadlines.ts). A missing binary is reported,
+ * not thrown; a timeout is a failed run whose stderr says so.
+ */
+export const defaultExec: Exec = async (argv) => {
+  const [name, ...args] = argv as [string, ...string[]];
+  const timeoutMs = argv.includes('-D') ? IPTABLES_DELETE_MS : IPTABLES_SAVE_MS;
+  const cmd = name.includes('/') ? name : resolveSystemBinary(name);
+  const r = await runBounded({ argv: [cmd, ...args], timeoutMs });
+  switch (r.kind) {
+    case 'exited':
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    case 'timeout':
+      return {
+        status: null,
+        stdout: '',
+        stderr: `${name} did not finish within ${r.timeoutMs / 1000} s and was killed`,
+        timedOut: true,
+      };
+    case 'output-too-large':
+      return {
+        status: null,
+        stdout: '',
+        stderr: `${name} printed more than ${r.maxOutputBytes} bytes`,
+      };
+    case 'spawn-error':
+      return {
+        status: null,
+        stdout: '',
+        stderr: r.error.message,
+        notFound: r.error.code === 'ENOENT',
+      };
+  }
+};
 
 /**
  * Legacy tables per family from /proc/net/ip{,6}_tables_names. A missing file means none
@@ -65,7 +90,7 @@ export const defaultExec: Exec = (argv) =>
  * ProcSubset=pid hides it, and a silent "none" would hide flannel rules that still masquerade.
  */
 export async function detectLegacyTables(deps: LegacyDeps = {}): Promise<LegacyTables> {
-  const read = deps.readFile ?? ((p: string) => fsReadFile(p, 'utf8'));
+  const read = deps.readFile ?? ((p: string) => readBounded(p, { maxBytes: READ_CAPS.procNames }));
   const root = deps.procRoot ?? '/proc';
   const names = async (file: string): Promise<string[] | NodeJS.ErrnoException> => {
     try {
@@ -185,10 +210,12 @@ export interface LegacyPass {
  */
 export async function legacyPass(
   facts: FlannelFacts | null,
-  opts: { removeLegacy: boolean; enableIPv6: boolean },
+  opts: { removeLegacy: boolean; enableIPv6: boolean; hold?: readonly ('ip' | 'ip6')[] },
   deps: LegacyDeps = {},
 ): Promise<LegacyPass> {
-  const report = await findLegacyFlannel(facts, deps);
+  const found = await findLegacyFlannel(facts, deps);
+  // Rejected facts hold their family: its legacy rules are neither deleted nor counted.
+  const report = { ...found, rules: found.rules.filter((r) => !opts.hold?.includes(r.family)) };
   const problems = [...report.problems];
   if (report.rules.length === 0) return { found: [], removed: [], failed: [], problems };
   if (!opts.removeLegacy) {

@@ -47,11 +47,18 @@ export interface FlannelRuleRef {
    * (`add rule ip flannel-ipv4 postrtg …`), since iptables never saw them.
    */
   iptables: string;
+  /**
+   * The rule's comment once attributed (flannel/attribute.ts): then `iptables` is the exact
+   * iptables-nft-save line. null: it has none (or it could not be read); absent: not looked at.
+   */
+  comment?: string | null;
 }
 
 export interface FlannelMatchOptions {
   /** flannel's IPv6 rules are only removed when ip-masq masquerades IPv6 itself. */
   enableIPv6: boolean;
+  /** Families whose flannel facts were rejected this pass: none of their rules is touched. */
+  hold?: readonly NftIpFamily[];
 }
 
 export const FLANNEL_NFT_TABLES: Record<NftIpFamily, string> = {
@@ -248,6 +255,7 @@ export function findFlannelMasquerade(
   const found: FlannelRuleRef[] = [];
   for (const l of listings) {
     if (l.family === 'ip6' && !opts.enableIPv6) continue;
+    if (opts.hold?.includes(l.family)) continue;
     for (const rule of l.rules) {
       // The listing must really be of this chain: a rule listed elsewhere is never deleted here.
       if (

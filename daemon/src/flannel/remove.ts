@@ -18,6 +18,12 @@ import {
   type FlannelMatchOptions,
   type FlannelRuleRef,
 } from './match.js';
+import {
+  attributeFlannelRules,
+  type Attribution,
+  type AttributionDeps,
+  type KeptRule,
+} from './attribute.js';
 import type { FlannelFacts } from './subnet-env.js';
 
 /**
@@ -40,8 +46,24 @@ export async function listFlannelCandidates(
   return listed.filter((l): l is ChainListing => l !== null);
 }
 
+/** Lists, matches by shape, then keeps only what is flannel's by its comment (attribute.ts). */
+export async function findAttributedFlannel(
+  client: NftBackend,
+  facts: FlannelFacts | null,
+  opts: FlannelMatchOptions,
+  deps: AttributionDeps = {},
+): Promise<Attribution> {
+  const listings = await listFlannelCandidates(client, opts);
+  return attributeFlannelRules(
+    client,
+    listings,
+    findFlannelMasquerade(listings, facts, opts),
+    deps,
+  );
+}
+
 /**
- * One removal pass: list → match → one delete batch. Returns the rules it deleted (empty when
+ * One removal pass: list → match → attribute → one delete batch. Returns the rules it deleted (empty when
  * there were none). If a rule vanished between listing and deleting (flanneld re-creating its
  * rules deletes and re-adds them), the whole batch is rejected with ENOENT; the pass re-lists
  * and retries once, then gives up with that error.
@@ -50,9 +72,12 @@ export async function removeFlannelMasquerade(
   client: NftBackend,
   facts: FlannelFacts | null,
   opts: FlannelMatchOptions,
+  deps: AttributionDeps & { onKept?: (kept: KeptRule[]) => void } = {},
 ): Promise<FlannelRuleRef[]> {
   for (let attempt = 1; ; attempt++) {
-    const refs = findFlannelMasquerade(await listFlannelCandidates(client, opts), facts, opts);
+    const found = await findAttributedFlannel(client, facts, opts, deps);
+    deps.onKept?.(found.kept);
+    const refs = found.flannel;
     if (refs.length === 0) return refs;
     try {
       await client.applyBatch(deleteRulesBatch(refs));

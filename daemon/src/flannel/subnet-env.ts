@@ -8,6 +8,7 @@
  */
 import type { FlannelConfig } from '../config/schema.js';
 import { formatCidr, parseCidr, parseIp, type Cidr, type IpFamily } from '../net/cidr.js';
+import { implausibility } from '../plan/pod-bounds.js';
 
 /** One family's pod network: C (cluster) and S (this node's lease, always inside C). */
 export interface FlannelNetwork {
@@ -22,6 +23,12 @@ export interface FlannelFacts {
   ipMasq: boolean | null;
   /** Where the facts came from, for logs: the file path, "config", or both joined by "+". */
   source: string;
+  /**
+   * Families whose facts were rejected (unreadable, malformed, incomplete or implausible), with
+   * the reason naming the line. For these no pod-network rule is built and no flannel rule is
+   * deleted: the status quo stays until the facts are fixed.
+   */
+  rejected?: Partial<Record<IpFamily, string>>;
 }
 
 /** The raw values of a subnet.env, each parsed on its own. */
@@ -32,6 +39,10 @@ export interface SubnetEnv {
   subnet6?: Cidr;
   mtu?: number;
   ipMasq?: boolean;
+  /** Where each key was read (`path:line: KEY=value`), for messages. */
+  where?: Partial<Record<string, string>>;
+  /** Keys whose line was malformed, with the problem. */
+  invalid?: Partial<Record<string, string>>;
 }
 
 const KNOWN_KEYS = new Set([
@@ -93,29 +104,35 @@ function parsePrefixWithHost(
  * may add some. `problems` are `path:line: message` strings.
  */
 export function parseSubnetEnv(text: string, path: string): { env: SubnetEnv; problems: string[] } {
-  const env: SubnetEnv = {};
+  const where: Partial<Record<string, string>> = {};
+  const invalid: Partial<Record<string, string>> = {};
+  const env: SubnetEnv = { where, invalid };
   const problems: string[] = [];
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
-    const where = `${path}:${i + 1}`;
+    const at = `${path}:${i + 1}`;
     let line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     if (line.startsWith('export ')) line = line.slice('export '.length).trim();
     const eq = line.indexOf('=');
     if (eq <= 0) {
-      problems.push(`${where}: expected KEY=VALUE, got ${JSON.stringify(raw.trim())}`);
+      problems.push(`${at}: expected KEY=VALUE, got ${JSON.stringify(raw.trim())}`);
       return;
     }
     const key = line.slice(0, eq).trim();
     if (!KNOWN_KEYS.has(key)) return;
+    where[key] = `${at}: ${key}=${line.slice(eq + 1).trim()}`;
+    delete invalid[key];
+    const bad = (reason: string): void => {
+      const problem = `${at}: ${key}: ${reason}`;
+      invalid[key] = problem;
+      problems.push(problem);
+    };
     const value = unquote(line.slice(eq + 1).trim());
     if (value === null) {
-      problems.push(
-        `${where}: ${key}: unbalanced quotes in ${JSON.stringify(line.slice(eq + 1).trim())}`,
-      );
+      bad(`unbalanced quotes in ${JSON.stringify(line.slice(eq + 1).trim())}`);
       return;
     }
-    const bad = (reason: string): void => void problems.push(`${where}: ${key}: ${reason}`);
     switch (key) {
       case 'FLANNEL_NETWORK':
       case 'FLANNEL_IPV6_NETWORK': {
@@ -156,13 +173,6 @@ export function parseSubnetEnv(text: string, path: string): { env: SubnetEnv; pr
   return { env, problems };
 }
 
-function contains(outer: Cidr, inner: Cidr): boolean {
-  if (outer.family !== inner.family || inner.len < outer.len) return false;
-  const bits = outer.family === 'ipv4' ? 32 : 128;
-  const hostMask = (1n << BigInt(bits - outer.len)) - 1n;
-  return (inner.addr & ~hostMask) === outer.addr;
-}
-
 /** The one override of `family` in a config list; extra entries are reported, the first wins. */
 function pickOverride(
   list: readonly Cidr[],
@@ -183,7 +193,8 @@ function pickOverride(
  * Combines the config overrides (`flannel.clusterCIDR` / `flannel.nodeSubnet`, which win) with
  * the lease file. Null facts when neither says anything: there is no flannel on this node as
  * far as we can tell (the caller says so once, at info level). A family is only reported when
- * both C and S are known, because the exclusions need both.
+ * both C and S are known and plausible (plan/pod-bounds.ts); a family with a malformed line, only one
+ * of C and S, or implausible values is in `facts.rejected` instead, with the reason.
  */
 export function resolveFlannelFacts(
   cfg: Pick<FlannelConfig, 'clusterCIDR' | 'nodeSubnet'>,
@@ -202,33 +213,54 @@ export function resolveFlannelFacts(
       .filter((s) => s !== null)
       .join('+'),
   };
+  const rejected: Partial<Record<IpFamily, string>> = {};
   for (const family of ['ipv4', 'ipv6'] as const) {
     const fromEnvNet = family === 'ipv4' ? env.network4 : env.network6;
     const fromEnvSub = family === 'ipv4' ? env.subnet4 : env.subnet6;
-    const network = pickOverride(cfg.clusterCIDR, family, 'clusterCIDR', problems) ?? fromEnvNet;
-    const subnet = pickOverride(cfg.nodeSubnet, family, 'nodeSubnet', problems) ?? fromEnvSub;
+    const netOverride = pickOverride(cfg.clusterCIDR, family, 'clusterCIDR', problems);
+    const subOverride = pickOverride(cfg.nodeSubnet, family, 'nodeSubnet', problems);
+    const network = netOverride ?? fromEnvNet;
+    const subnet = subOverride ?? fromEnvSub;
     const name = family === 'ipv4' ? 'IPv4' : 'IPv6';
     const envNetKey = family === 'ipv4' ? 'FLANNEL_NETWORK' : 'FLANNEL_IPV6_NETWORK';
     const envSubKey = family === 'ipv4' ? 'FLANNEL_SUBNET' : 'FLANNEL_IPV6_SUBNET';
+    // A malformed line of this family that no override replaces: its facts are unknown.
+    const malformed = [
+      netOverride ? undefined : env.invalid?.[envNetKey],
+      subOverride ? undefined : env.invalid?.[envSubKey],
+    ].find((p) => p !== undefined);
+    if (malformed) {
+      rejected[family] = malformed;
+      continue;
+    }
     if (network && !subnet) {
-      problems.push(
-        `flannel: ${name} cluster network ${formatCidr(network)} is known but not this node's subnet; set ${envSubKey} in subnet.env or flannel.nodeSubnet in the config`,
-      );
+      rejected[family] =
+        `flannel: ${name} cluster network ${formatCidr(network)} is known but not this node's subnet; set ${envSubKey} in subnet.env or flannel.nodeSubnet in the config`;
       continue;
     }
     if (subnet && !network) {
-      problems.push(
-        `flannel: ${name} node subnet ${formatCidr(subnet)} is known but not the cluster network; set ${envNetKey} in subnet.env or flannel.clusterCIDR in the config`,
-      );
+      rejected[family] =
+        `flannel: ${name} node subnet ${formatCidr(subnet)} is known but not the cluster network; set ${envNetKey} in subnet.env or flannel.clusterCIDR in the config`;
       continue;
     }
     if (!network || !subnet) continue;
-    if (!contains(network, subnet)) {
-      problems.push(
-        `flannel: ${name} node subnet ${formatCidr(subnet)} is not inside the cluster network ${formatCidr(network)}; check flannel.clusterCIDR / flannel.nodeSubnet`,
-      );
+    const why = implausibility(
+      family,
+      network,
+      subnet,
+      netOverride
+        ? `config: flannel.clusterCIDR ${formatCidr(netOverride)}`
+        : (env.where?.[envNetKey] ?? envNetKey),
+      subOverride
+        ? `config: flannel.nodeSubnet ${formatCidr(subOverride)}`
+        : (env.where?.[envSubKey] ?? envSubKey),
+    );
+    if (why !== null) {
+      rejected[family] = why;
+      continue;
     }
     facts[family] = { network, subnet };
   }
+  if (Object.keys(rejected).length > 0) facts.rejected = rejected;
   return { facts, problems };
 }

@@ -9,6 +9,12 @@ import type { AddressInfo } from 'node:net';
 /** Prometheus text format 0.0.4. */
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** Concurrent connections kept; more are closed at once (Prometheus holds one per target). */
+export const MAX_CONNECTIONS = 16;
+export const HEADERS_TIMEOUT_MS = 5_000;
+export const REQUEST_TIMEOUT_MS = 10_000;
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 export interface MetricsServer {
   /** The bound address (port resolved when 0 was asked for). */
   readonly address: { host: string; port: number };
@@ -42,9 +48,13 @@ export function startMetricsServer(
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  // A scraper that connects and sends nothing must not hold a socket forever.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 10_000;
+  // A scraper that connects and sends nothing must not hold a socket forever, and a flood of
+  // connections must not hold thousands: a scrape is one short request.
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.maxConnections = MAX_CONNECTIONS;
+  server.maxHeadersCount = 64;
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => {
       server.close();

@@ -40,6 +40,11 @@ export interface NftEventStream {
 }
 
 export interface NftBackend {
+  /**
+   * argv that runs nft, when a binary is run (NftClient): tools reading the same ruleset
+   * (iptables-nft-save, flannel/attribute.ts) run with the same prefix, e.g. `ip netns exec x`.
+   */
+  readonly argv?: readonly string[];
   /** A human-readable form of how nft is run (`nft`, `ip netns exec x nft`), for messages. */
   describe(args?: readonly string[]): string;
   /**

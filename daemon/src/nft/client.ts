@@ -1,24 +1,34 @@
 /**
- * The only code that runs `nft`. Spawns it with an argv array (never a shell), passes batches
- * on stdin, and turns every failure into an NftError with a stable code:
- *   NFT_NOT_FOUND (binary missing), NFT_NO_JSON (built without JSON), NFT_PERMISSION
- *   (no CAP_NET_ADMIN), NFT_FAILED (anything else, with nft's stderr).
+ * The only code that runs `nft`. Spawns it with an argv array (never a shell), with a deadline
+ * (proc/deadlines.ts), passes batches on stdin, and turns every failure into an NftError with a
+ * stable code: NFT_NOT_FOUND (binary missing), NFT_NO_JSON (built without JSON), NFT_PERMISSION
+ * (no CAP_NET_ADMIN), NFT_TIMEOUT (killed at its deadline), NFT_STAGE_FAILED (the batch could
+ * not be staged), NFT_FAILED (anything else, with nft's stderr).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NftError } from '../errors.js';
 import type { NftBackend, NftEventHandlers, NftEventStream, NftProbe } from './backend.js';
 import { NftMonitor } from './monitor.js';
+import { NFT_READ_MS, nftWriteDeadlineMs } from '../proc/deadlines.js';
+import { runBounded } from '../proc/run-bounded.js';
+import { resolveSystemBinary } from '../proc/system-binary.js';
 import type { NftBatch, NftListing, NftObject } from './types.js';
 
 export type { NftProbe } from './backend.js';
 
 export interface NftClientOptions {
-  /** argv that runs nft, e.g. ['nft'], ['/usr/sbin/nft'] or ['ip','netns','exec','x','nft']. */
+  /**
+   * argv that runs nft, e.g. ['/usr/sbin/nft'] or ['ip','netns','exec','x','nft']. Default: nft
+   * from the system directories (proc/system-binary.ts), never from PATH.
+   */
   argv?: readonly string[];
+  /** Deadline overrides (tests); default proc/deadlines.ts. */
+  readTimeoutMs?: number;
+  writeTimeoutMs?: (batchBytes: number) => number;
 }
 
 interface RunResult {
@@ -34,9 +44,14 @@ const IPTABLES_MANAGED_WARNING =
 
 export class NftClient implements NftBackend {
   readonly argv: readonly string[];
+  private readonly readTimeoutMs: number;
+  private readonly writeTimeoutMs: (batchBytes: number) => number;
 
   constructor(options: NftClientOptions = {}) {
-    this.argv = options.argv && options.argv.length > 0 ? options.argv : ['nft'];
+    this.argv =
+      options.argv && options.argv.length > 0 ? options.argv : [resolveSystemBinary('nft')];
+    this.readTimeoutMs = options.readTimeoutMs ?? NFT_READ_MS;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? nftWriteDeadlineMs;
   }
 
   /** A human-readable form of how nft is run, for messages. */
@@ -44,90 +59,76 @@ export class NftClient implements NftBackend {
     return [...this.argv, ...args].join(' ');
   }
 
-  private spawnNft(args: readonly string[], stdinFd: number | null): Promise<RunResult> {
-    const [cmd, ...prefix] = this.argv as [string, ...string[]];
+  private async spawnNft(
+    args: readonly string[],
+    stdinFd: number | null,
+    timeoutMs: number,
+  ): Promise<RunResult> {
+    const cmd = this.argv[0] as string;
     const argv = [...this.argv, ...args];
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd, [...prefix, ...args], {
-        stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout?.on('data', (d: Buffer) => out.push(d));
-      child.stderr?.on('data', (d: Buffer) => err.push(d));
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') {
-          reject(
-            new NftError(
-              'NFT_NOT_FOUND',
-              `nft not found: ${cmd} (install the nftables package, or pass --nft PATH)`,
-              {
-                argv,
-                exitStatus: null,
-                stderr: '',
-                cause: e,
-              },
-            ),
-          );
-        } else if (e.code === 'EACCES') {
-          reject(
-            new NftError('NFT_PERMISSION', `cannot execute ${cmd}: permission denied`, {
-              argv,
-              exitStatus: null,
-              stderr: '',
-              cause: e,
-            }),
-          );
-        } else {
-          reject(
-            new NftError('NFT_FAILED', `cannot run ${cmd}: ${e.message}`, {
-              argv,
-              exitStatus: null,
-              stderr: '',
-              cause: e,
-            }),
-          );
-        }
-      });
-      child.on('close', (status) => {
-        resolve({
-          status,
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
-        });
-      });
+    const r = await runBounded({
+      argv,
+      timeoutMs,
+      ...(stdinFd === null ? {} : { stdinFd }),
     });
+    const details = { argv, exitStatus: null, stderr: '' };
+    switch (r.kind) {
+      case 'exited':
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+      case 'timeout':
+        throw new NftError(
+          'NFT_TIMEOUT',
+          `nft did not finish within ${r.timeoutMs / 1000} s and was killed: ${args.join(' ')}; is the kernel or nft hung?`,
+          { ...details, stderr: r.stderr },
+        );
+      case 'output-too-large':
+        throw new NftError(
+          'NFT_FAILED',
+          `nft printed more than ${r.maxOutputBytes} bytes and was killed: ${args.join(' ')}`,
+          { ...details, stderr: r.stderr },
+        );
+      case 'spawn-error': {
+        const e = r.error;
+        if (e.code === 'ENOENT')
+          throw new NftError(
+            'NFT_NOT_FOUND',
+            `nft not found: ${cmd} (install the nftables package, or pass --nft PATH)`,
+            { ...details, cause: e },
+          );
+        if (e.code === 'EACCES')
+          throw new NftError('NFT_PERMISSION', `cannot execute ${cmd}: permission denied`, {
+            ...details,
+            cause: e,
+          });
+        throw new NftError('NFT_FAILED', `cannot run ${cmd}: ${e.message}`, {
+          ...details,
+          cause: e,
+        });
+      }
+    }
   }
 
   /**
    * Runs nft with `data` as its standard input. `nft -f -` opens /dev/stdin by path, which
    * fails with ENXIO on the socketpair Node uses for a 'pipe' stdio, and Node cannot make a
-   * pipe(2). So the batch goes into an anonymous file: created 0600 in the temp directory,
-   * unlinked at once, and handed to nft as fd 0 (its own read offset starts at 0).
+   * pipe(2). So the batch goes into an anonymous file: created with a random name, O_EXCL and
+   * O_NOFOLLOW, mode 0600, unlinked at once, written with positional writes (the descriptor's
+   * own offset stays 0) and that same descriptor handed to nft as fd 0. Nothing reopens the
+   * file by name, so nobody can swap it in between.
    */
   private async spawnWithStdin(args: readonly string[], data: string): Promise<RunResult> {
-    const path = join(tmpdir(), `ip-masq-batch-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const writer = await open(path, 'wx', 0o600);
-    let reader;
-    try {
-      reader = await open(path, 'r');
-      await unlink(path);
-      await writer.writeFile(data, 'utf8');
-    } catch (e) {
-      await reader?.close();
-      await unlink(path).catch(() => undefined);
+    const bytes = Buffer.from(data, 'utf8');
+    const file = await stageBatch(bytes).catch((e: unknown) => {
       throw new NftError(
-        'NFT_FAILED',
-        `cannot stage the nft batch in ${tmpdir()}: ${(e as Error).message}`,
+        'NFT_STAGE_FAILED',
+        `cannot stage the nft batch in ${tmpdir()}: ${(e as Error).message}; set TMPDIR to a writable directory`,
         { argv: [...this.argv, ...args], exitStatus: null, stderr: '', cause: e },
       );
-    } finally {
-      await writer.close();
-    }
+    });
     try {
-      return await this.spawnNft(args, reader.fd);
+      return await this.spawnNft(args, file.fd, this.writeTimeoutMs(bytes.length));
     } finally {
-      await reader.close();
+      await file.close();
     }
   }
 
@@ -135,7 +136,7 @@ export class NftClient implements NftBackend {
   async run(args: readonly string[], stdin?: string): Promise<string> {
     const r =
       stdin === undefined
-        ? await this.spawnNft(args, null)
+        ? await this.spawnNft(args, null, this.readTimeoutMs)
         : await this.spawnWithStdin(args, stdin);
     const stderr = r.stderr
       .split('\n')
@@ -184,6 +185,28 @@ export class NftClient implements NftBackend {
   /** `nft -j monitor` with the same argv (so it runs in the same network namespace). */
   monitor(handlers: NftEventHandlers): NftEventStream {
     return new NftMonitor({ argv: this.argv, ...handlers });
+  }
+}
+
+/** The batch in an unlinked 0600 file at offset 0 (see spawnWithStdin). */
+export async function stageBatch(bytes: Buffer, dir: string = tmpdir()): Promise<FileHandle> {
+  const path = join(dir, `ip-masq-batch-${randomBytes(12).toString('hex')}`);
+  const fh = await open(
+    path,
+    constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    await unlink(path);
+    for (let at = 0; at < bytes.length;) {
+      const { bytesWritten } = await fh.write(bytes, at, bytes.length - at, at);
+      at += bytesWritten;
+    }
+    return fh;
+  } catch (e) {
+    await fh.close();
+    await unlink(path).catch(() => undefined);
+    throw e;
   }
 }
 

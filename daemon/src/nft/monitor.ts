@@ -9,6 +9,7 @@
  * network namespace), restarted with backoff when it dies, and killed on stop().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { killGroup } from '../proc/run-bounded.js';
 import { FAMILIES, TABLE_NAME } from '../plan/plan.js';
 import { Backoff } from '../util/backoff.js';
 import { LineSieve } from './line-sieve.js';
@@ -144,7 +145,8 @@ export class NftMonitor {
     const startedAt = Date.now();
     let stderr = '';
     const args = [...prefix, '-j', 'monitor', ...(this.options.objects ?? [])];
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group (proc/run-bounded.ts): stop() kills a wrapper and its nft together.
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child = child;
     let spawnError: Error | null = null;
     let gone = false;
@@ -167,6 +169,8 @@ export class NftMonitor {
       if (gone) return;
       gone = true;
       this.child = null;
+      // A wrapper that forked nft leaves it orphaned in the group: no second monitor.
+      killGroup(child.pid);
       // Give the pipes a moment to deliver nft's last words (its error message), then let go.
       let finished = false;
       const finish = (): void => {
@@ -220,12 +224,12 @@ export class NftMonitor {
     if (!child) return;
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     await new Promise<void>((resolve) => {
-      const escalate = setTimeout(() => child.kill('SIGKILL'), 2000);
+      const escalate = setTimeout(() => killGroup(child.pid, 'SIGKILL'), 2000);
       child.once('exit', () => {
         clearTimeout(escalate);
         resolve();
       });
-      child.kill('SIGTERM');
+      killGroup(child.pid, 'SIGTERM');
     });
   }
 }

@@ -4,7 +4,8 @@
  * The CLI's verbs and the daemon both take them from here.
  */
 import type { Config } from '../config/schema.js';
-import { legacyPass, type LegacyDeps } from '../flannel/legacy.js';
+import { describeKept } from '../flannel/attribute.js';
+import { legacyPass, type Exec, type LegacyDeps } from '../flannel/legacy.js';
 import { readFlannelFacts } from '../flannel/read-facts.js';
 import { removeFlannelMasquerade } from '../flannel/remove.js';
 import type { FlannelFacts } from '../flannel/subnet-env.js';
@@ -20,6 +21,8 @@ export interface DeletedForeignRule {
   handle?: number;
   /** The rule in iptables-save syntax. */
   iptables: string;
+  /** Its comment (null: none, or not readable); every deletion's audit event carries it. */
+  comment?: string | null;
 }
 
 /** What facts() learnt: the plan's view, flannel's own (for remove), and what to warn about. */
@@ -28,6 +31,11 @@ export interface FlannelFactsRead {
   flannel: FlannelFacts | null;
   /** e.g. a malformed subnet.env. */
   problems: string[];
+  /**
+   * Rejected facts (implausible, unreadable), one line each naming the place: logged at error
+   * level; no pod-network rule is built and no flannel rule of that family deleted this pass.
+   */
+  rejected?: string[];
 }
 
 /** How reconcile learns about and removes flannel's rules. */
@@ -55,23 +63,42 @@ export interface FlannelHooksDeps {
   readFile?: (path: string) => Promise<string>;
   /** iptables-legacy access (tests: no /proc, no processes). */
   legacy?: LegacyDeps;
+  /** Runs iptables-nft-save to read rule comments; default: beside the backend's nft. */
+  saveExec?: Exec;
+}
+
+/** The nft families whose flannel facts were rejected: their flannel rules stay this pass. */
+export function heldFamilies(facts: FlannelFacts | null): NftTableFamily[] {
+  const r = facts?.rejected ?? {};
+  return [...(r.ipv4 ? ['ip' as const] : []), ...(r.ipv6 ? ['ip6' as const] : [])];
 }
 
 export function flannelHooks(deps: FlannelHooksDeps = {}): FlannelHooks {
   return {
     async facts(config) {
-      const { facts, problems } = await readFlannelFacts(config.flannel, deps.readFile);
-      return { facts: toPlanFacts(facts), flannel: facts, problems };
+      const { facts, problems, rejected } = await readFlannelFacts(config.flannel, deps.readFile);
+      return { facts: toPlanFacts(facts), flannel: facts, problems, rejected };
     },
     async remove(client, config, flannel) {
-      const deleted: DeletedForeignRule[] = await removeFlannelMasquerade(client, flannel, {
-        enableIPv6: config.enableIPv6,
-      });
+      const hold = heldFamilies(flannel);
+      const problems: string[] = [];
+      const deleted: DeletedForeignRule[] = await removeFlannelMasquerade(
+        client,
+        flannel,
+        { enableIPv6: config.enableIPv6, hold },
+        {
+          ...(deps.saveExec ? { exec: deps.saveExec } : {}),
+          // Look-alikes are someone else's rules (doctor lists them); a rule whose comment
+          // could not be read is kept this pass and said.
+          onKept: (kept) =>
+            problems.push(...kept.filter((k) => k.kind === 'unknown').map(describeKept)),
+        },
+      );
       // iptables-legacy rules are invisible to nft but masquerade all the same (same hook,
       // priority 100): report them every pass, delete them only when the operator opted in.
       const legacy = await legacyPass(
         flannel,
-        { removeLegacy: config.flannel.removeLegacy, enableIPv6: config.enableIPv6 },
+        { removeLegacy: config.flannel.removeLegacy, enableIPv6: config.enableIPv6, hold },
         deps.legacy,
       );
       for (const r of legacy.removed)
@@ -80,8 +107,9 @@ export function flannelHooks(deps: FlannelHooksDeps = {}): FlannelHooks {
           table: 'nat (iptables-legacy)',
           chain: r.chain,
           iptables: r.line,
+          comment: r.comment,
         });
-      return { deleted, problems: legacy.problems };
+      return { deleted, problems: [...problems, ...legacy.problems] };
     },
   };
 }

@@ -40,6 +40,11 @@ export interface ReconcileResult {
   flannelDeleted: DeletedForeignRule[];
   /** Problems that did not stop the pass (e.g. a malformed flannel subnet.env). */
   warnings: string[];
+  /**
+   * Rejected flannel facts (implausible, unreadable): the rest of the policy was applied, but
+   * no pod-network rule was built and no flannel rule deleted for that family.
+   */
+  errors?: string[];
   /** nft write transactions run (0 when nothing changed). */
   transactions: number;
   durationMs: number;
@@ -54,6 +59,7 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
     read = await deps.flannel.facts(config);
     warnings.push(...read.problems);
   }
+  const errors = [...(read.rejected ?? [])];
 
   const plan = buildPlan(config, read.facts);
   const memo = deps.memo;
@@ -99,6 +105,7 @@ export async function reconcile(deps: ReconcileDeps, config: Config): Promise<Re
     cidrsRemoved: diff.removed,
     flannelDeleted,
     warnings,
+    errors,
     transactions,
     durationMs: performance.now() - started,
     plan,

@@ -64,7 +64,12 @@ run changes nothing. Prints one line saying what changed.
     await deps.client.probe();
     const result = await reconcile(deps, config);
     for (const w of result.warnings) ctx.io.stderr(`warning: ${w}\n`);
+    // Rejected flannel facts: the rest was applied, flannel's rules of that family stay.
+    for (const e of result.errors ?? [])
+      ctx.io.stderr(
+        `error: ${e}; flannel's rules of that family were left in place, no pod-network rule built\n`,
+      );
     ctx.io.stdout(`${describeResult(result)}\n`);
-    return ExitCode.OK;
+    return (result.errors ?? []).length > 0 ? ExitCode.FAILURE : ExitCode.OK;
   },
 };

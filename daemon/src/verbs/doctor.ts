@@ -1,7 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode } from '../errors.js';
 import { defaultConfig } from '../config/settings.js';
+import { readBounded } from '../fs/read-bounded.js';
 import type { Config } from '../config/schema.js';
 import { readLiveTables, planDifference } from '../reconcile/live-tables.js';
 import { toPlanFacts } from '../reconcile/flannel-hooks.js';
@@ -10,6 +11,9 @@ import { formatDoctorReport, runDoctor, type DoctorCheck } from '../doctor/docto
 import { buildPlan } from '../plan/plan.js';
 import { loadConfig } from './common.js';
 import type { Verb } from './verb.js';
+
+/** Every host file doctor reads (CNI configs, units, subnet.env, /proc/net) is far smaller. */
+const DOCTOR_READ_CAP = 16 * 1024 * 1024;
 
 export const doctor: Verb = {
   name: 'doctor',
@@ -49,13 +53,13 @@ Exits 0 when nothing FAILed, 1 otherwise.
     const report = await runDoctor(
       {
         root,
-        readFile: (p) => readFile(p, 'utf8'),
+        readFile: (p) => readBounded(p, { maxBytes: DOCTOR_READ_CAP }),
         readDir: (p) => readdir(p),
         nft: client,
         async ourTableMatches() {
           if (!configOk) return null;
           const { facts } = await readFlannelFacts(config.flannel, (p) =>
-            readFile(join(root, p), 'utf8'),
+            readBounded(join(root, p), { maxBytes: DOCTOR_READ_CAP }),
           );
           return (
             planDifference(buildPlan(config, toPlanFacts(facts)), await readLiveTables(client)) ===

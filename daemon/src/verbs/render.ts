@@ -29,8 +29,9 @@ the pod-network exclusions. Needs no root and changes nothing.
     if (format === 'nft' && ctx.values.compact)
       throw new IpMasqError('USAGE', '--compact applies to --format json only');
     const { config } = await loadConfig(ctx);
-    const { facts, problems } = await flannelHooks().facts(config);
+    const { facts, problems, rejected } = await flannelHooks().facts(config);
     for (const p of problems) ctx.io.stderr(`warning: ${p}\n`);
+    for (const r of rejected ?? []) ctx.io.stderr(`error: ${r}; no pod-network rule built\n`);
     const plan = buildPlan(config, facts);
     if (format === 'nft') {
       ctx.io.stdout(planToText(plan));
