@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // B2 per-new-flow cost vs N (figures, never assertions). Root needed; hping3 (make system-deps).
 //   node bench/flow-rate.mjs [--n 64,1000,10000] [--reps 3] [--window 3] [--warmup 1] [--json FILE]
+//                            [--split N]   (also: ours with N entries split between both lists,
+//                            N/2 nonMasqueradeCIDRs /28s and N/2 masqueradeCIDRs /30s nested in
+//                            them, so the set is their longest-prefix difference)
 //                            [--fixed-source]   (experiment: one source address, so source ports
 //                            wrap after 65,536 packets and later packets hit existing conntrack
 //                            entries, skipping nat: NOT a new-flow figure; shows why --rand-source)
@@ -35,6 +38,19 @@ const REPS = Number(opt.reps ?? 3);
 const WINDOW_S = Number(opt.window ?? 3);
 const WARMUP_S = Number(opt.warmup ?? 1);
 const BUNDLE = join(REPO, 'dist/ip-masq.js');
+const SPLIT = opt.split === undefined ? null : Number(opt.split);
+
+/**
+ * N entries split between both lists: N/2 nonMasqueradeCIDRs /28s and, inside each, a /30
+ * masqueradeCIDRs exception (the /28 minus its /30 is 2 prefixes: the set holds N of them).
+ * None contains the sink, so every packet still walks the whole policy and is masqueraded.
+ */
+function splitConfig(n) {
+  const keep = cidrList(n / 2);
+  const masq = keep.map((c) => c.replace('/28', '/30'));
+  const list = (xs) => xs.map((c) => `  - ${c}\n`).join('');
+  return `nonMasqueradeCIDRs:\n${list(keep)}masqueradeCIDRs:\n${list(masq)}`;
+}
 
 function rxPackets(ns, dev) {
   const line = ns
@@ -234,6 +250,17 @@ async function main() {
       confs.set(n, conf);
       results.perN[n] = { ours: [], baseline: [] };
     }
+    if (SPLIT !== null) {
+      const conf = join(work, `config-split-${SPLIT}.yaml`);
+      writeFileSync(conf, splitConfig(SPLIT));
+      confs.set('split', conf);
+      results.split = {
+        n: SPLIT,
+        nonMasqueradeCIDRs: SPLIT / 2,
+        masqueradeCIDRs: SPLIT / 2,
+        ours: [],
+      };
+    }
     for (let rep = 0; rep < REPS; rep++) {
       results.none.push(await measure('no nat rules'));
       rtr.exec(['nft', '-f', '-'], {
@@ -262,6 +289,20 @@ async function main() {
             `N=${n}: no packet was masqueraded (ours ${o.masqueraded}, baseline ${b.masqueraded}): the setup is broken`,
           );
       }
+      if (SPLIT !== null) {
+        rtr.exec([process.execPath, BUNDLE, 'apply', '--config', confs.get('split')]);
+        const set = JSON.parse(
+          rtr.exec(['nft', '-j', 'list', 'set', 'ip', 'ip-masq', 'nomasq']).stdout,
+        );
+        results.split.setElements = set.nftables.find((o) => o.set)?.set.elem?.length ?? 0;
+        const o = await measure(`ours split N=${SPLIT}`);
+        o.masqueraded = masqCount(rtr, 'ours');
+        o.newFlowFraction = o.masqueraded / o.rxTotal;
+        results.split.ours.push(o);
+        rtr.exec(['nft', 'delete', 'table', 'ip', 'ip-masq']);
+        if (o.masqueraded === 0)
+          throw new Error('split: no packet was masqueraded: the setup is broken');
+      }
     }
     for (const n of N_LIST) {
       const r = results.perN[n];
@@ -269,6 +310,12 @@ async function main() {
       const frac = (xs) => Math.min(...xs.map((x) => x.newFlowFraction)).toFixed(3);
       process.stderr.write(
         `  B2 N=${n}: ours ${med(r.ours)} k/s, baseline ${med(r.baseline)} k/s (masqueraded / forwarded ≥ ${frac(r.ours)} and ${frac(r.baseline)}: every packet a new flow)\n`,
+      );
+    }
+    if (results.split) {
+      const xs = results.split.ours.map((x) => x.rxPerS);
+      process.stderr.write(
+        `  B2 split N=${SPLIT} (${SPLIT / 2} + ${SPLIT / 2}, set of ${results.split.setElements}): ours ${(stats(xs).p50 / 1000).toFixed(1)} k/s\n`,
       );
     }
   } finally {

@@ -56,7 +56,17 @@ const SCENARIOS = [
     id: 'flow-rate',
     what: 'B2 new flows/s through a router namespace vs N (ours vs ip-masq-agent)',
     argv: FULL
-      ? ['bench/flow-rate.mjs', '--n', '64,1000,10000', '--reps', '3', '--window', '3']
+      ? [
+          'bench/flow-rate.mjs',
+          '--n',
+          '64,1000,10000',
+          '--reps',
+          '3',
+          '--window',
+          '3',
+          '--split',
+          '10000',
+        ]
       : [
           'bench/flow-rate.mjs',
           '--n',
@@ -67,6 +77,8 @@ const SCENARIOS = [
           '1',
           '--warmup',
           '0.5',
+          '--split',
+          '1000',
         ],
   },
   {
@@ -128,6 +140,7 @@ const SCENARIOS = [
           '5',
           '--readds',
           '3',
+          '--no-settle',
         ],
   },
   {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A tiny UDP "who am I talking to" peer for the demo and the traffic tests:
 //   udp-peer.mjs serve PORT ADDR...     replies to every datagram with the source address it saw
-//   udp-peer.mjs ask HOST PORT [TRIES]  prints the source address the server saw, or exits 1
+//   udp-peer.mjs ask HOST PORT [TRIES] [FROM]  prints the source address the server saw, or
+//                                              exits 1 (FROM: the local address to send from)
 // and, for toPorts (which source PORT did the NAT pick?):
 //   udp-peer.mjs serve-ports PORT ADDR...           UDP and TCP on PORT: answers "ADDRESS PORT" it saw
 //   udp-peer.mjs flows udp|tcp HOST PORT COUNT      COUNT new flows (a new socket each), one
@@ -44,7 +45,10 @@ if (mode === 'serve') {
     process.stdout.write(`${msg.toString()}\n`);
     sock.close();
   });
-  sock.connect(port, host, () => sock.send('who'));
+  const from = process.argv[6];
+  const start = () => sock.connect(port, host, () => sock.send('who'));
+  if (from) sock.bind({ address: from }, start);
+  else start();
 } else if (mode === 'serve-ports') {
   const port = Number(a);
   const addresses = process.argv.slice(4);
@@ -111,7 +115,7 @@ if (mode === 'serve') {
   }
 } else {
   process.stderr.write(
-    'usage: udp-peer.mjs serve PORT ADDR... | ask HOST PORT [TRIES] | serve-ports PORT ADDR... | flows udp|tcp HOST PORT COUNT\n',
+    'usage: udp-peer.mjs serve PORT ADDR... | ask HOST PORT [TRIES] [FROM] | serve-ports PORT ADDR... | flows udp|tcp HOST PORT COUNT\n',
   );
   process.exit(2);
 }

@@ -34,6 +34,20 @@ function target(name, goal, measured, met, note = '') {
   return { name, goal, measured, met, note };
 }
 
+/**
+ * B2 with masqueradeCIDRs: N entries split between both lists (nested /30 exceptions in /28s),
+ * next to ours with N nonMasqueradeCIDRs alone: the longest-prefix set is still one lookup.
+ */
+function splitRow(flow, b2, masq) {
+  const sp = flow.split;
+  const o = stats(sp.ours.map((x) => x.rxPerS));
+  const plain = b2.find((b) => b.n === sp.n);
+  const vs = plain
+    ? ` ${kps(plain.ours.p50)} with ${nfmt(sp.n)} nonMasqueradeCIDRs alone (${(((o.p50 - plain.ours.p50) / plain.ours.p50) * 100).toFixed(1)} %);`
+    : '';
+  return `**Both lists (masqueradeCIDRs).** ${nfmt(sp.n)} entries split between the lists — ${nfmt(sp.nonMasqueradeCIDRs)} nonMasqueradeCIDRs /28s, each with a /30 masqueradeCIDRs exception inside it — render as one interval set of ${nfmt(sp.setElements)} prefixes (their longest-prefix difference): ours ${kps(o.p50)} (${kps(o.min)}–${kps(o.max)}, ${sp.ours.length} rounds) against${vs} masquerade-only ${kps(masq.p50)}.\n`;
+}
+
 export function writeReport({ meta, results, full }) {
   const base = full ? join(REPO, 'docs') : join(REPO, 'bench/out');
   const svgDir = join(base, 'bench');
@@ -229,6 +243,7 @@ export function writeReport({ meta, results, full }) {
       }),
     );
     md.push('![flow rate vs N](bench/flow-rate.svg)\n');
+    if (flow.split) md.push(splitRow(flow, b2, masq));
   }
   const ours2 = b2.filter((b) => b.n >= 64 && b.n <= 10000).map((b) => b.ours.p50);
   const flat =

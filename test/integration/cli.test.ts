@@ -140,7 +140,8 @@ describe.runIf(NETNS)('ip-masq CLI', () => {
   it('explain prints the decision and the deciding rule', async () => {
     const keep = await cli('explain', '198.51.100.7', '--config', config);
     expect(keep.stdout).toBe(
-      '198.51.100.7: keep source\n  rule 3: ip daddr @nomasq counter return   # ip-masq: nonMasqueradeCIDRs are not subject to MASQUERADE\n',
+      '198.51.100.7: keep source\n  rule 3: ip daddr @nomasq counter return   # ip-masq: nonMasqueradeCIDRs are not subject to MASQUERADE\n' +
+        `  nonMasqueradeCIDRs: in 198.51.100.0/24, a nonMasqueradeCIDRs entry (${config}:3) → keep source\n`,
     );
     const masq = JSON.parse(
       (await cli('explain', '203.0.113.7', '--json', '--config', config)).stdout,

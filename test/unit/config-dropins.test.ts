@@ -154,8 +154,8 @@ describe('loadConfigTree', () => {
     dropIn('10-a.yaml', 'flannel:\n  removeLegacy: true\n');
     dropIn('20-b.yaml', '\nmasqLinkLocal: true\nflannel:\n  subnetEnv: /x/subnet.env\n');
     expect(await issuesOf()).toEqual([
-      `${join(dropDir, '20-b.yaml')}:2:1: masqLinkLocal: also set in ${main}:1:1; every key except nonMasqueradeCIDRs may be set in one file only: remove one of them`,
-      `${join(dropDir, '20-b.yaml')}:4:3: flannel.subnetEnv: also set in ${main}:3:3; every key except nonMasqueradeCIDRs may be set in one file only: remove one of them`,
+      `${join(dropDir, '20-b.yaml')}:2:1: masqLinkLocal: also set in ${main}:1:1; every key except nonMasqueradeCIDRs, masqueradeCIDRs, outputInterfaces, sourceCIDRs may be set in one file only: remove one of them`,
+      `${join(dropDir, '20-b.yaml')}:4:3: flannel.subnetEnv: also set in ${main}:3:3; every key except nonMasqueradeCIDRs, masqueradeCIDRs, outputInterfaces, sourceCIDRs may be set in one file only: remove one of them`,
     ]);
   });
 

@@ -52,6 +52,11 @@ describe('the settings registry', () => {
       'flannel',
       'toPorts',
       'metrics',
+      'masqueradeCIDRs',
+      'outputInterfaces',
+      'sourceCIDRs',
+      'snatAddress',
+      'snatAddressIPv6',
     ]);
     expect(Object.keys(configToJson(defaultConfig()))).toEqual([
       'nonMasqueradeCIDRs',

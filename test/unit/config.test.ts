@@ -49,6 +49,11 @@ const DEFAULT_JSON = {
   },
   toPorts: null,
   metrics: { textfileDir: null, listen: null },
+  masqueradeCIDRs: [],
+  outputInterfaces: [],
+  sourceCIDRs: [],
+  snatAddress: null,
+  snatAddressIPv6: null,
 };
 
 describe('defaults', () => {
@@ -339,7 +344,7 @@ describe('errors: each with its line:col and path', () => {
     [
       'foo: 1\n',
       [
-        `1:1: unknown key "foo"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics`,
+        `1:1: unknown key "foo"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics, masqueradeCIDRs, outputInterfaces, sourceCIDRs, snatAddress, snatAddressIPv6`,
       ],
     ],
     [
@@ -362,7 +367,7 @@ describe('errors: each with its line:col and path', () => {
     [
       '<<: {masqLinkLocal: true}\n',
       [
-        `1:1: unknown key "<<"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics`,
+        `1:1: unknown key "<<"; valid keys at the top level: nonMasqueradeCIDRs, masqLinkLocal, masqLinkLocalIPv6, resyncInterval, cidrLimit, nomasqAllReservedRanges, enableIPv6, randomFully, flannel, toPorts, metrics, masqueradeCIDRs, outputInterfaces, sourceCIDRs, snatAddress, snatAddressIPv6`,
       ],
     ],
     // Duplicates.

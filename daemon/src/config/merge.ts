@@ -15,7 +15,8 @@
  * behave identically.
  */
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { collapseCidrs, type Cidr } from '../net/cidr.js';
+import { collapseCidrs, parseCidr, type Cidr } from '../net/cidr.js';
+import { policyIssues, type PolicyCheckInput } from './policy-checks.js';
 import type { Loc } from './issues.js';
 import { parseConfigFragment, type ConfigFragment } from './parse.js';
 import type { Config, SettingKey } from './schema.js';
@@ -44,6 +45,8 @@ export interface MergedConfig {
   cidrSources: () => CidrSource[];
   /** Setting path (`masqLinkLocal`, `flannel.subnetEnv`, …) → the file that sets it. */
   settingSources: Map<string, SettingSource>;
+  /** Where each entry of a concatenated list other than nonMasqueradeCIDRs came from, in order. */
+  listSources: (key: SettingKey) => SettingSource[];
 }
 
 const CIDR_LIST: SettingKey = 'nonMasqueradeCIDRs';
@@ -126,6 +129,13 @@ export function mergeConfigFragments(fragments: readonly ConfigFragment[]): Merg
     for (const f of fragments) extra.get(f)?.push(...f.ipv6Issues);
   }
   checkCidrLimit(config, fragments, contributing, settingSources, report);
+  const listSources = (key: SettingKey): SettingSource[] => entrySources(fragments, key);
+  for (const issue of policyIssues(
+    policyCheckInput(config, cidrSources, listSources, settingSources),
+  )) {
+    const owner = fragments.find((f) => f.file === issue.file);
+    if (owner) report(owner, issue, issue.path, issue.message);
+  }
 
   const issues: ConfigIssue[] = [];
   for (const f of fragments) {
@@ -135,7 +145,58 @@ export function mergeConfigFragments(fragments: readonly ConfigFragment[]): Merg
     issues.push(...mine);
   }
   if (issues.length > 0) throw new ConfigError(issues);
-  return { config, cidrSources, settingSources };
+  return { config, cidrSources, settingSources, listSources };
+}
+
+/** Every entry's place of a concatenated list, file by file (the files that set the key). */
+function entrySources(fragments: readonly ConfigFragment[], key: SettingKey): SettingSource[] {
+  const out: SettingSource[] = [];
+  for (const f of fragments) {
+    const list = f.lists.get(key);
+    const count = (f.values.get(key) as unknown[] | undefined)?.length ?? 0;
+    for (let i = 0; i < count; i++) {
+      const at = list?.locOf?.(i) ?? { line: list?.lineOf(i) ?? 0, col: 0 };
+      out.push({ file: f.file, ...at });
+    }
+  }
+  return out;
+}
+
+/** The merged values and places policy-checks.ts needs. */
+function policyCheckInput(
+  config: Config,
+  cidrSources: () => CidrSource[],
+  listSources: (key: SettingKey) => SettingSource[],
+  settingSources: ReadonlyMap<string, SettingSource>,
+): PolicyCheckInput {
+  const perFile = new Map<string, number>();
+  const masquerade = listSources('masqueradeCIDRs').map((place, i) => {
+    const index = perFile.get(place.file) ?? 0;
+    perFile.set(place.file, index + 1);
+    return { cidr: config.masqueradeCIDRs[i] as Cidr, path: `masqueradeCIDRs[${index}]`, place };
+  });
+  const nonMasquerade: Array<PolicyCheckInput['nonMasquerade'][number]> = [];
+  // Only needed to compare with masqueradeCIDRs: a 100,000-entry list alone is not walked.
+  if (masquerade.length > 0)
+    for (const s of cidrSources()) {
+      const parsed = parseCidr(s.cidr);
+      if (parsed.ok)
+        nonMasquerade.push({
+          cidr: parsed.cidr,
+          place: s.file === null ? null : { file: s.file, line: s.line ?? 0 },
+        });
+    }
+  return {
+    config,
+    nonMasquerade,
+    masquerade,
+    sourceCIDRsAt: settingSources.get('sourceCIDRs') ?? firstOf(listSources('sourceCIDRs')),
+    snatAddressIPv6At: settingSources.get('snatAddressIPv6') ?? null,
+  };
+}
+
+function firstOf(places: SettingSource[]): SettingSource | null {
+  return places[0] ?? null;
 }
 
 /** `cidrLimit` over the merged list: reported at the list when one file holds it, else at the limit. */

@@ -26,6 +26,7 @@ import {
   readPortRanges,
   readWholeNumber,
 } from './readers.js';
+import { readInterfaceNames, readPolicyCidrs, readSnatAddress } from './read-policy.js';
 import { setting, type Section } from './setting.js';
 import { formatListen, formatPortRanges, type MetricsListen, type PortRange } from './values.js';
 
@@ -140,6 +141,38 @@ export const SETTINGS = {
     default: () => null,
     merge: 'one-file',
     json: (listen) => (listen ? formatListen(listen) : null),
+  }),
+  masqueradeCIDRs: setting<Cidr[]>({
+    doc: 'destinations masqueraded even inside nonMasqueradeCIDRs (the longest prefix wins); concatenated across files',
+    read: readPolicyCidrs,
+    default: () => [],
+    merge: 'concat',
+    json: cidrsJson,
+  }),
+  outputInterfaces: setting<string[]>({
+    doc: 'masquerade only packets leaving through these interfaces ("eth*": a prefix); concatenated across files',
+    read: readInterfaceNames,
+    default: () => [],
+    merge: 'concat',
+  }),
+  sourceCIDRs: setting<Cidr[]>({
+    doc: 'masquerade only packets from these sources (e.g. the pod network); concatenated across files',
+    read: readPolicyCidrs,
+    default: () => [],
+    merge: 'concat',
+    json: cidrsJson,
+  }),
+  snatAddress: setting<string | null>({
+    doc: 'SNAT to this IPv4 address instead of masquerade; unset = masquerade',
+    read: readSnatAddress('ipv4'),
+    default: () => null,
+    merge: 'one-file',
+  }),
+  snatAddressIPv6: setting<string | null>({
+    doc: 'SNAT to this IPv6 address instead of masquerade (needs enableIPv6); unset = masquerade',
+    read: readSnatAddress('ipv6'),
+    default: () => null,
+    merge: 'one-file',
   }),
 };
 

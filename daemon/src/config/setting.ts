@@ -28,6 +28,8 @@ export interface CidrListDetail {
   at: Loc;
   /** Line of each entry (computed on demand: a 100,000-entry list need not pay for it). */
   lineOf(index: number): number;
+  /** Line and column of each entry, for the short lists whose entries errors point at. */
+  locOf?(index: number): Loc;
 }
 
 /** What a reader gets from the walk of one file. */

@@ -17,7 +17,7 @@ import {
   type ConfigFileText,
   type SettingSource,
 } from './merge.js';
-import type { Config } from './schema.js';
+import type { Config, SettingKey } from './schema.js';
 import { snapshotText } from './snapshot.js';
 import { configTrustIssues } from './trust.js';
 
@@ -47,6 +47,8 @@ export interface LoadedConfigTree extends LoadedConfig {
   cidrSources: () => CidrSource[];
   /** Which file sets each other setting. */
   settingSources: Map<string, SettingSource>;
+  /** Where each entry of a concatenated list (other than nonMasqueradeCIDRs) came from. */
+  listSources: (key: SettingKey) => SettingSource[];
 }
 
 /**
@@ -81,5 +83,6 @@ export async function loadConfigTree(
     ignored: dropIns.ignored,
     cidrSources: merged.cidrSources,
     settingSources: merged.settingSources,
+    listSources: merged.listSources,
   };
 }

@@ -18,6 +18,7 @@ import {
   type PlanRule,
   type PlanTable,
 } from '../plan/plan.js';
+import type { Cidr } from '../net/cidr.js';
 import { cidrElement, ownChain, ownSet } from './shape.js';
 import type { NftBatch, NftCommand, NftExpr, NftRule } from './types.js';
 
@@ -25,7 +26,7 @@ function payloadField(family: NftTableFamily, field: 'saddr' | 'daddr'): NftExpr
   return { payload: { protocol: family, field } };
 }
 
-function matchExpr(family: NftTableFamily, m: Match): NftExpr {
+function matchExpr(family: NftTableFamily, m: Exclude<Match, { kind: 'oif-not-in' }>): NftExpr {
   switch (m.kind) {
     case 'daddr-local':
       // Native form of iptables' `-m addrtype --dst-type LOCAL`; accepted in nat postrouting.
@@ -36,6 +37,18 @@ function matchExpr(family: NftTableFamily, m: Match): NftExpr {
     case 'saddr':
       return {
         match: { op: '==', left: payloadField(family, m.kind), right: cidrElement(m.cidr) },
+      };
+    case 'saddr-not-in':
+      // One prefix is listed back as a plain prefix, several as an anonymous set (ascending).
+      return {
+        match: {
+          op: '!=',
+          left: payloadField(family, 'saddr'),
+          right:
+            m.cidrs.length === 1
+              ? cidrElement(m.cidrs[0] as Cidr)
+              : { set: m.cidrs.map(cidrElement) },
+        },
       };
     case 'daddr-in-set':
       return { match: { op: '==', left: payloadField(family, 'daddr'), right: `@${SET_NAME}` } };
@@ -58,8 +71,16 @@ function matchExpr(family: NftTableFamily, m: Match): NftExpr {
   }
 }
 
+/** Several expressions: `oifname != "a" oifname != "b*"` (a `*` at the end is nft's wildcard). */
+function matchExprs(family: NftTableFamily, m: Match): NftExpr[] {
+  if (m.kind !== 'oif-not-in') return [matchExpr(family, m)];
+  return m.names.map((name) => ({
+    match: { op: '!=', left: { meta: { key: 'oifname' } }, right: name },
+  }));
+}
+
 export function ruleExprs(family: NftTableFamily, rule: PlanRule): NftExpr[] {
-  const expr = rule.match.map((m) => matchExpr(family, m));
+  const expr = rule.match.flatMap((m) => matchExprs(family, m));
   expr.push({ counter: null });
   if (rule.verdict.kind === 'return') {
     expr.push({ return: null });
@@ -72,10 +93,12 @@ export function ruleExprs(family: NftTableFamily, rule: PlanRule): NftExpr[] {
         : ports.first === ports.last
           ? ports.first
           : { range: [ports.first, ports.last] };
-    const masquerade: Record<string, unknown> = {};
-    if (port !== null) masquerade.port = port;
-    if (fullyRandom) masquerade.flags = ['fully-random'];
-    expr.push({ masquerade: Object.keys(masquerade).length > 0 ? masquerade : null });
+    const nat: Record<string, unknown> = {};
+    if (rule.verdict.kind === 'snat') nat.addr = rule.verdict.addr;
+    if (port !== null) nat.port = port;
+    if (fullyRandom) nat.flags = ['fully-random'];
+    if (rule.verdict.kind === 'snat') expr.push({ snat: nat });
+    else expr.push({ masquerade: Object.keys(nat).length > 0 ? nat : null });
   }
   return expr;
 }

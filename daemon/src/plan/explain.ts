@@ -4,8 +4,9 @@
  * which addresses are local to the node (the `fib daddr type local` fact).
  */
 import { formatPortRange, portRangeSize } from '../config/values.js';
-import { cidrContains, formatCidr, type IpFamily } from '../net/cidr.js';
+import { cidrContains, formatCidr, type Cidr, type IpFamily } from '../net/cidr.js';
 import { percent, type Match, type Plan, type PlanRule } from './plan.js';
+import { interfaceMatches } from './policy.js';
 
 export interface Packet {
   family: IpFamily;
@@ -14,6 +15,8 @@ export interface Packet {
   src: bigint | null;
   /** The destination is an address of this node. */
   dstIsLocal: boolean;
+  /** The output interface; undefined = unknown (outputInterfaces is treated as matching). */
+  oif?: string;
   /** Transport protocol ("tcp", "udp", "icmp", …); undefined = any (toPorts rules may apply). */
   protocol?: string;
 }
@@ -45,6 +48,10 @@ function matches(m: Match, p: Packet, set: Plan['tables'][number]['set']): boole
       return cidrContains(m.cidr, p.family, p.dst);
     case 'saddr':
       return p.src !== null && cidrContains(m.cidr, p.family, p.src);
+    case 'saddr-not-in':
+      return p.src !== null && !m.cidrs.some((c) => cidrContains(c, p.family, p.src as bigint));
+    case 'oif-not-in':
+      return p.oif !== undefined && !m.names.some((n) => interfaceMatches(n, p.oif as string));
     case 'daddr-in-set':
       return set.some((c) => cidrContains(c, p.family, p.dst));
     case 'l4proto':
@@ -64,6 +71,12 @@ export function ruleText(family: 'ip' | 'ip6', rule: PlanRule): string {
       case 'daddr':
       case 'saddr':
         return `${family} ${m.kind} ${formatCidr(m.cidr)}`;
+      case 'saddr-not-in':
+        return m.cidrs.length === 1
+          ? `${family} saddr != ${formatCidr(m.cidrs[0] as Cidr)}`
+          : `${family} saddr != { ${m.cidrs.map(formatCidr).join(', ')} }`;
+      case 'oif-not-in':
+        return m.names.map((n) => `oifname != ${JSON.stringify(n)}`).join(' ');
       case 'daddr-in-set':
         return `${family} daddr @nomasq`;
       case 'l4proto':
@@ -74,7 +87,12 @@ export function ruleText(family: 'ip' | 'ip6', rule: PlanRule): string {
   });
   parts.push('counter');
   if (rule.verdict.kind === 'return') parts.push('return');
-  else {
+  else if (rule.verdict.kind === 'snat') {
+    const { addr, ports } = rule.verdict;
+    const host = addr.includes(':') && ports ? `[${addr}]` : addr;
+    parts.push(`snat to ${host}${ports ? `:${formatPortRange(ports)}` : ''}`);
+    if (rule.verdict.fullyRandom) parts.push('fully-random');
+  } else {
     parts.push('masquerade');
     if (rule.verdict.ports) parts.push(`to :${formatPortRange(rule.verdict.ports)}`);
     if (rule.verdict.fullyRandom) parts.push('fully-random');
@@ -85,7 +103,7 @@ export function ruleText(family: 'ip' | 'ip6', rule: PlanRule): string {
 /** Every toPorts range of a table with its share of new flows, null when toPorts is off. */
 export function portShares(table: Plan['tables'][number]): PortShare[] | null {
   const ranges = table.rules.flatMap((r) =>
-    r.id === 'masquerade-ports' && r.verdict.kind === 'masquerade' && r.verdict.ports
+    r.id === 'masquerade-ports' && r.verdict.kind !== 'return' && r.verdict.ports
       ? [r.verdict.ports]
       : [],
   );
@@ -108,7 +126,7 @@ export function explainPacket(plan: Plan, p: Packet): Explanation {
     if (rule.match.every((m) => matches(m, p, table.set))) {
       const decided = {
         decision:
-          rule.verdict.kind === 'masquerade' ? ('masquerade' as const) : ('keep source' as const),
+          rule.verdict.kind === 'return' ? ('keep source' as const) : ('masquerade' as const),
         rule: {
           position: i + 1,
           id: rule.id,

@@ -6,6 +6,8 @@
  * `planInput`, so a key the plan does not list cannot shape the ruleset by accident either.
  */
 import type { Config, SettingKey } from '../config/schema.js';
+import { collapseCidrs } from '../net/cidr.js';
+import { longestPrefixSets } from './policy.js';
 
 /** A setting that does not shape the ruleset: `usedBy` says what it does shape. */
 interface NotInPlan {
@@ -37,6 +39,12 @@ export const PLAN_INPUTS = {
   toPorts: (c: Config) => c.toPorts,
   'metrics.textfileDir': elsewhere('metrics/textfile.ts'),
   'metrics.listen': elsewhere('metrics/server.ts'),
+  // Per family, the longest-prefix keep-source set (null: no entries of that family).
+  masqueradeCIDRs: (c: Config) => longestPrefixSets(c),
+  outputInterfaces: (c: Config) => [...new Set(c.outputInterfaces)],
+  sourceCIDRs: (c: Config) => collapseCidrs(c.sourceCIDRs),
+  snatAddress: (c: Config) => c.snatAddress,
+  snatAddressIPv6: (c: Config) => c.snatAddressIPv6,
 } satisfies Record<SettingKey, ((c: Config) => unknown) | NotInPlan>;
 
 type PlanKey = {

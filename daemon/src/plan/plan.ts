@@ -16,6 +16,7 @@ import { planInput, type PlanInput } from './inputs.js';
 import { formatPortRange, portRangeSize } from '../config/values.js';
 import { implausibility } from './pod-bounds.js';
 import type { Cidr, IpFamily } from '../net/cidr.js';
+import { LINK_LOCAL } from './policy.js';
 
 /** Our table name in both the ip and ip6 families. */
 export const TABLE_NAME = 'ip-masq';
@@ -33,10 +34,7 @@ export type NftTableFamily = 'ip' | 'ip6';
 /** Both families ip-masq owns a table in, in the order they are planned and listed. */
 export const FAMILIES: readonly NftTableFamily[] = ['ip', 'ip6'];
 
-export const LINK_LOCAL: Record<IpFamily, Cidr> = {
-  ipv4: { family: 'ipv4', addr: 0xa9fe0000n, len: 16 }, // 169.254.0.0/16
-  ipv6: { family: 'ipv6', addr: 0xfe80n << 112n, len: 10 }, // fe80::/10
-};
+export { LINK_LOCAL };
 
 /** Pod network facts (from flannel's subnet.env or the config's overrides), per family. */
 export interface PodNetwork {
@@ -57,6 +55,10 @@ export type Match =
   | { kind: 'daddr-local' }
   | { kind: 'daddr'; cidr: Cidr }
   | { kind: 'saddr'; cidr: Cidr }
+  /** sourceCIDRs: the source is in none of these (ascending, non-overlapping). */
+  | { kind: 'saddr-not-in'; cidrs: Cidr[] }
+  /** outputInterfaces: `oifname` is none of these (a trailing `*` matches a prefix). */
+  | { kind: 'oif-not-in'; names: string[] }
   /** `daddr @nomasq`: the destination is in our non-masquerade set. */
   | { kind: 'daddr-in-set' }
   /** `meta l4proto { tcp, udp, sctp }`: the protocols that have ports to choose. */
@@ -67,9 +69,14 @@ export type Match =
    */
   | { kind: 'random-share'; modulus: number; below: number };
 
-/** `ports`: masquerade to this source-port range (toPorts), null = any port. */
+/**
+ * `ports`: to this source-port range (toPorts), null = any port. `snat`: to `addr`
+ * (snatAddress/snatAddressIPv6) instead of the outgoing interface's address.
+ */
 export type Verdict =
-  { kind: 'return' } | { kind: 'masquerade'; fullyRandom: boolean; ports: PortRange | null };
+  | { kind: 'return' }
+  | { kind: 'masquerade'; fullyRandom: boolean; ports: PortRange | null }
+  | { kind: 'snat'; addr: string; fullyRandom: boolean; ports: PortRange | null };
 
 export type RuleId =
   | 'local'
@@ -77,6 +84,9 @@ export type RuleId =
   | 'node-pod-subnet'
   | 'link-local'
   | 'non-masquerade'
+  | 'source-not-listed'
+  | 'interface-not-listed'
+  | 'keep-source'
   | 'masquerade-ports'
   | 'masquerade';
 
@@ -113,6 +123,11 @@ export const COMMENTS: Record<RuleId, string> = {
   'node-pod-subnet': "ip-masq: traffic to this node's pod subnet is not subject to MASQUERADE",
   'link-local': 'ip-masq: link-local is not subject to MASQUERADE',
   'non-masquerade': 'ip-masq: nonMasqueradeCIDRs are not subject to MASQUERADE',
+  'source-not-listed': 'ip-masq: sources outside sourceCIDRs are not subject to MASQUERADE',
+  'interface-not-listed':
+    'ip-masq: packets leaving through an interface not in outputInterfaces are not subject to MASQUERADE',
+  'keep-source':
+    'ip-masq: nonMasqueradeCIDRs minus masqueradeCIDRs (longest prefix wins) are not subject to MASQUERADE',
   'masquerade-ports': 'ip-masq: outbound TCP/UDP/SCTP is subject to MASQUERADE to toPorts',
   masquerade: 'ip-masq: outbound traffic is subject to MASQUERADE (must be last in chain)',
 };
@@ -148,7 +163,9 @@ function planTable(config: PlanInput, facts: PlanFacts, ipFamily: IpFamily): Pla
   }
 
   const masqLinkLocal = ipFamily === 'ipv4' ? config.masqLinkLocal : config.masqLinkLocalIPv6;
-  if (!masqLinkLocal) {
+  // With masqueradeCIDRs, link-local is one more keep entry of the longest-prefix set.
+  const longest = config.masqueradeCIDRs[ipFamily];
+  if (!masqLinkLocal && longest === null) {
     rules.push({
       id: 'link-local',
       comment: COMMENTS['link-local'],
@@ -157,24 +174,39 @@ function planTable(config: PlanInput, facts: PlanFacts, ipFamily: IpFamily): Pla
     });
   }
 
-  const set = config.nonMasqueradeCIDRs[ipFamily];
-  // An empty interval set would still work, but a rule that can never match only costs a
-  // lookup per new flow and confuses `status`; leave it out.
-  if (set.length > 0) {
+  const sources = config.sourceCIDRs[ipFamily];
+  if (sources.length > 0) {
     rules.push({
-      id: 'non-masquerade',
-      comment: COMMENTS['non-masquerade'],
-      match: [{ kind: 'daddr-in-set' }],
+      id: 'source-not-listed',
+      comment: COMMENTS['source-not-listed'],
+      match: [{ kind: 'saddr-not-in', cidrs: sources }],
+      verdict: ret,
+    });
+  }
+  if (config.outputInterfaces.length > 0) {
+    rules.push({
+      id: 'interface-not-listed',
+      comment: COMMENTS['interface-not-listed'],
+      match: [{ kind: 'oif-not-in', names: config.outputInterfaces }],
       verdict: ret,
     });
   }
 
-  rules.push(...portRules(config.toPorts, config.randomFully));
+  const set = longest ?? config.nonMasqueradeCIDRs[ipFamily];
+  // An empty interval set would still work, but a rule that can never match only costs a
+  // lookup per new flow and confuses `status`; leave it out.
+  if (set.length > 0) {
+    const id = longest === null ? 'non-masquerade' : 'keep-source';
+    rules.push({ id, comment: COMMENTS[id], match: [{ kind: 'daddr-in-set' }], verdict: ret });
+  }
+
+  const snat = ipFamily === 'ipv4' ? config.snatAddress : config.snatAddressIPv6;
+  rules.push(...portRules(config.toPorts, config.randomFully, snat));
   rules.push({
     id: 'masquerade',
-    comment: COMMENTS.masquerade,
+    comment: snat === null ? COMMENTS.masquerade : snatComment(snat),
     match: [],
-    verdict: { kind: 'masquerade', fullyRandom: config.randomFully, ports: null },
+    verdict: natVerdict(snat, config.randomFully, null),
   });
 
   return { family: ipFamily === 'ipv4' ? 'ip' : 'ip6', ipFamily, set, rules };
@@ -188,7 +220,11 @@ function planTable(config: PlanInput, facts: PlanFacts, ipFamily: IpFamily): Pla
  * `numgen random mod M < B` with M = that remaining size and B = size(i) is the same fraction
  * exactly (upstream prints 0.469292562840114 for 28976/61744).
  */
-function portRules(ranges: readonly PortRange[], fullyRandom: boolean): PlanRule[] {
+function portRules(
+  ranges: readonly PortRange[],
+  fullyRandom: boolean,
+  snat: string | null,
+): PlanRule[] {
   const total = ranges.reduce((sum, r) => sum + portRangeSize(r), 0);
   let remaining = total;
   return ranges.map((ports, i) => {
@@ -198,13 +234,27 @@ function portRules(ranges: readonly PortRange[], fullyRandom: boolean): PlanRule
       match.push({ kind: 'random-share', modulus: remaining, below: size });
     remaining -= size;
     const share = ranges.length === 1 ? '' : ` (${percent(size / total)} of new flows)`;
+    const what =
+      snat === null
+        ? COMMENTS['masquerade-ports']
+        : `ip-masq: outbound TCP/UDP/SCTP is subject to SNAT to ${snat} to toPorts`;
     return {
       id: 'masquerade-ports',
-      comment: `${COMMENTS['masquerade-ports']} ${formatPortRange(ports)}${share}`,
+      comment: `${what} ${formatPortRange(ports)}${share}`,
       match,
-      verdict: { kind: 'masquerade', fullyRandom, ports },
+      verdict: natVerdict(snat, fullyRandom, ports),
     };
   });
+}
+
+function natVerdict(snat: string | null, fullyRandom: boolean, ports: PortRange | null): Verdict {
+  return snat === null
+    ? { kind: 'masquerade', fullyRandom, ports }
+    : { kind: 'snat', addr: snat, fullyRandom, ports };
+}
+
+function snatComment(addr: string): string {
+  return `ip-masq: outbound traffic is subject to SNAT to ${addr} (must be last in chain)`;
 }
 
 /** "46.9%": one decimal, enough to tell ranges apart in a rule comment. */

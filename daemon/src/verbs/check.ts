@@ -5,7 +5,11 @@ import { configToJson } from '../config/to-json.js';
 import { formatListen } from '../config/values.js';
 import { ConfigError, ExitCode, formatConfigIssue, type ConfigIssue } from '../errors.js';
 import { withImportHint } from '../migrate/manifest-hint.js';
+import { flannelHooks } from '../reconcile/flannel-hooks.js';
+import { formatCidr } from '../net/cidr.js';
+import { policyWarnings } from '../plan/policy-warnings.js';
 import { loadConfig, plural } from './common.js';
+import { policySources } from './policy-sources.js';
 import type { Verb } from './verb.js';
 
 /** A config issue as `check --json` prints it (stable field names for scripts). */
@@ -30,6 +34,27 @@ function checkWarnings(loaded: LoadedConfigTree): ConfigIssue[] {
   return warnings;
 }
 
+/** masqueradeCIDRs entries that flannel overrides or that change nothing (plan/policy-warnings.ts). */
+async function policyCheckWarnings(loaded: LoadedConfigTree): Promise<ConfigIssue[]> {
+  const { config } = loaded;
+  if (config.masqueradeCIDRs.length === 0) return [];
+  const { facts } = await flannelHooks().facts(config);
+  const places = loaded.listSources('masqueradeCIDRs');
+  return policyWarnings(config, facts, policySources(loaded)).map((w) => {
+    const i = config.masqueradeCIDRs.findIndex(
+      (c) => c.family === w.cidr.family && c.addr === w.cidr.addr && c.len === w.cidr.len,
+    );
+    const at = places[i];
+    return {
+      file: at?.file ?? loaded.path,
+      line: at?.line ?? 0,
+      col: at?.col ?? 0,
+      path: 'masqueradeCIDRs',
+      message: w.message,
+    };
+  });
+}
+
 function effectiveJson(loaded: LoadedConfigTree, warnings: ConfigIssue[]): unknown {
   const settings: Record<string, string> = {};
   for (const [key, s] of [...loaded.settingSources].sort(([a], [b]) => (a < b ? -1 : 1)))
@@ -45,8 +70,33 @@ function effectiveJson(loaded: LoadedConfigTree, warnings: ConfigIssue[]): unkno
       nonMasqueradeCIDRs: loaded
         .cidrSources()
         .map((s) => ({ cidr: s.cidr, file: s.file ?? 'default', line: s.line })),
+      ...policyListSources(loaded),
       settings,
     },
+  };
+}
+
+/** The per-entry sources of the policy lists (concatenated across files, like the CIDRs). */
+function policyListSources(loaded: LoadedConfigTree): Record<string, unknown[]> {
+  const { config } = loaded;
+  const each = <T>(
+    key: 'masqueradeCIDRs' | 'sourceCIDRs' | 'outputInterfaces',
+    values: T[],
+    show: (v: T) => Record<string, string>,
+  ) => {
+    const places = loaded.listSources(key);
+    return values.map((v, i) => ({
+      ...show(v),
+      file: places[i]?.file ?? null,
+      line: places[i]?.line ?? null,
+    }));
+  };
+  return {
+    masqueradeCIDRs: each('masqueradeCIDRs', config.masqueradeCIDRs, (c) => ({
+      cidr: formatCidr(c),
+    })),
+    sourceCIDRs: each('sourceCIDRs', config.sourceCIDRs, (c) => ({ cidr: formatCidr(c) })),
+    outputInterfaces: each('outputInterfaces', config.outputInterfaces, (name) => ({ name })),
   };
 }
 
@@ -78,7 +128,7 @@ A file named with --config must exist; the default file being absent means the d
       );
       return ExitCode.CONFIG_INVALID;
     }
-    const warnings = checkWarnings(loaded);
+    const warnings = [...checkWarnings(loaded), ...(await policyCheckWarnings(loaded))];
     if (ctx.values.json) {
       ctx.io.stdout(`${JSON.stringify(effectiveJson(loaded, warnings), null, 2)}\n`);
       return ExitCode.OK;
