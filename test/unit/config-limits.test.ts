@@ -86,6 +86,15 @@ describe('parseConfigFragment with limits', () => {
     expect(f.issues).toEqual([]);
   });
 
+  it('a valid CIDR list filling the whole 4 MiB cap parses (no stack overflow at ~220,000 entries)', async () => {
+    const path = join(dir, 'cap.yaml');
+    let text = 'nonMasqueradeCIDRs:\n';
+    for (let i = 0; text.length < 4 * 1024 * 1024 - 64; i++)
+      text += `  - 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32\n`;
+    writeFileSync(path, text);
+    expect((await loadConfigTree(path)).config.nonMasqueradeCIDRs.length).toBeGreaterThan(200_000);
+  });
+
   it('duplicate keys are still reported (by the walk, not by yaml), with the key path', () => {
     const f = parseConfigFragment('masqLinkLocal: true\nmasqLinkLocal: false\n', 'd.yaml');
     expect(f.issues.map((i) => [i.line, i.path, i.message])).toEqual([

@@ -96,7 +96,8 @@ function readEntries(
       texts.push(text);
       addOne(text, itemOffsets[i] as number, `${field.path}[${i}]`);
     }
-    if (offsets) offsets.push(...itemOffsets);
+    // Not push(...itemOffsets): a 4 MiB list has ~220,000 entries, more than the stack holds.
+    if (offsets) for (const o of itemOffsets) offsets.push(o);
     return { texts, cidrs };
   }
   node.items.forEach((raw, i) => {
