@@ -76,14 +76,19 @@ export function reportB7({ md, svg, target, after, before }) {
       dashed: key.startsWith('before'),
       points: rows
         .filter((r) => r.rate > 0)
-        .map((r) => ({ x: r.rate, y: Math.max(r.cpu.p50, 0.01), hi: Math.max(r.cpu.max, 0.01) })),
+        // x is the rate the co-tenant achieved: a loaded VM cannot restore 40,000 rules a second.
+        .map((r) => ({
+          x: Number.isFinite(r.achieved) && r.achieved > 0 ? r.achieved : r.rate,
+          y: Math.max(r.cpu.p50, 0.01),
+          hi: Math.max(r.cpu.max, 0.01),
+        })),
     }));
   if (plotted.length > 0) {
     svg(
       'churn-cpu.svg',
       lineChart({
         title: "B7 · daemon tree CPU vs a co-tenant's rule churn",
-        xLabel: 'co-tenant nat rules restored per second (log scale)',
+        xLabel: 'co-tenant nat rules restored per second, achieved (log scale)',
         yLabel: '% of one core (log scale), median, max whisker',
         series: plotted,
         hlines: [{ y: 2, label: 'target ≤ 2 %' }],
