@@ -187,9 +187,24 @@ table_has() {
 no_table() { ! cx nft list table ip ip-masq >/dev/null 2>&1; }
 main_pid() { cx systemctl show -P MainPID ip-masq; }
 journal() { cx journalctl -u ip-masq --no-pager -o cat "$@"; }
-audit_events() { journal | grep -ciE '"msg":"[^"]*applied' || true; }
+audit_events() { journal IP_MASQ_EVENT=applied | grep -c . || true; }
 write_config() { # write_config MARKER CIDR...
   { echo "# $1"; echo "nonMasqueradeCIDRs:"; printf '  - %s\n' "${@:2}"; } | put $CONF
+}
+
+# ------------------------------------------------------------------ journal (issue 14)
+# Under journald each event is one sentence in MESSAGE with its data in native fields
+# (daemon/src/daemon/journal-entry.ts), sent through `logger --journald` from the unit's cgroup.
+test_journal_fields() {
+  tx journalctl -u ip-masq IP_MASQ_EVENT=applied --no-pager -o cat -n 3
+  check "journal: the edit's entry is found by its field (IP_MASQ_CIDRS_ADDED=203.0.113.0/24)" \
+    sh -c "nsenter -t $LEADER -a journalctl -u ip-masq IP_MASQ_EVENT=applied IP_MASQ_CIDRS_ADDED=203.0.113.0/24 -o cat --no-pager | grep -q '^applied: +[0-9]* −[0-9]* CIDRs .*203.0.113.0/24.*, generation [0-9]*, [0-9]* ms'"
+  check "journal: applied entries carry MESSAGE_ID, PRIORITY=6 and IP_MASQ_GENERATION" \
+    sh -c "nsenter -t $LEADER -a journalctl -u ip-masq IP_MASQ_EVENT=applied -n 1 -o verbose --no-pager | grep -q 'MESSAGE_ID=245d101024484696bb8dee3b91b62691' && nsenter -t $LEADER -a journalctl -u ip-masq IP_MASQ_EVENT=applied -n 1 -o verbose --no-pager | grep -q 'PRIORITY=6' && nsenter -t $LEADER -a journalctl -u ip-masq IP_MASQ_EVENT=applied -n 1 -o verbose --no-pager | grep -q 'IP_MASQ_GENERATION='"
+  check "journal: no pino JSON blob in journalctl -u ip-masq -o cat" \
+    sh -c "! nsenter -t $LEADER -a journalctl -u ip-masq -o cat --no-pager | grep -q '^{\"level\"'"
+  check "journal: every applied entry is filed under the unit (same count with and without -u)" \
+    sh -c "[ \$(nsenter -t $LEADER -a journalctl IP_MASQ_EVENT=applied -o cat --no-pager | grep -c .) = \$(nsenter -t $LEADER -a journalctl -u ip-masq IP_MASQ_EVENT=applied -o cat --no-pager | grep -c .) ]"
 }
 
 # ------------------------------------------------------------------ scenarios
@@ -273,8 +288,9 @@ test_deb() {
   { echo "# e2e: VPC removed, written in place"; echo "nonMasqueradeCIDRs: [10.0.0.0/8, 203.0.113.0/24]"; } | cx sh -c "cat > $CONF"
   check "deb: second edit (in place) applied (198.51.100.0/24 gone)" eventually 5 sh -c "! nsenter -t $LEADER -a nft list table ip ip-masq | grep -qF 198.51.100.0/24"
   expect_seen "traffic: after the second edit, pod -> VPC is masqueraded, TCP" tcp $VPC_IP $NODE_VPC_IP
-  check "deb: journalctl -u ip-masq: one audit event per change (>= 2 more)" eventually 5 \
-    sh -c "[ \$(nsenter -t $LEADER -a journalctl -u ip-masq -o cat --no-pager | grep -ciE '\"msg\":\"[^\"]*applied') -ge $((n0 + 2)) ]"
+  check "deb: journalctl -u ip-masq IP_MASQ_EVENT=applied: one audit event per change (>= 2 more)" eventually 5 \
+    sh -c "[ \$(nsenter -t $LEADER -a journalctl -u ip-masq IP_MASQ_EVENT=applied -o cat --no-pager | grep -c .) -ge $((n0 + 2)) ]"
+  test_journal_fields
 
   # a bad file: reload fails loudly, rules stay, journal -p err names file:line:col
   local before; before=$(table)

@@ -133,7 +133,10 @@ export class DaemonController {
     }
     this.backoff.reset();
     if (this.nftProblem !== null) {
-      this.deps.log.info({ previous: this.nftProblem }, 'nft works again; rules reconciled');
+      this.deps.log.info(
+        { event: 'nft-recovered', previous: this.nftProblem },
+        'nft works again; rules reconciled',
+      );
       this.nftProblem = null;
       this.limiter.reset();
     }
@@ -143,6 +146,7 @@ export class DaemonController {
       this.generationCount++;
       this.deps.log.info(
         {
+          event: 'applied',
           trigger: triggers[0],
           triggers,
           generation: this.generationCount,
@@ -229,7 +233,8 @@ export class DaemonController {
     this.vanishedSince = null;
     if (this.configIssue !== null) {
       // A deleted file is reported by its own warning below.
-      if (loaded.origin === 'file') this.deps.log.info({ file: loaded.path }, 'config valid again');
+      if (loaded.origin === 'file')
+        this.deps.log.info({ event: 'config-valid', file: loaded.path }, 'config valid again');
       this.configIssue = null;
     }
     if (loaded.origin === 'absent' && this.enforced?.origin !== 'absent') {
@@ -257,7 +262,12 @@ export class DaemonController {
     this.limited(
       'error',
       `config:${issues.join('\n')}`,
-      { file: this.deps.configPath, issues, code: isIpMasqError(e) ? e.code : undefined },
+      {
+        event: 'config-invalid',
+        file: this.deps.configPath,
+        issues,
+        code: isIpMasqError(e) ? e.code : undefined,
+      },
       `config invalid: ${this.configIssue}; ${keeping}`,
     );
   }
@@ -284,7 +294,7 @@ export class DaemonController {
     this.limited(
       'error',
       `nft:${code}:${message}`,
-      { code, retryInMs: delay, attempt: this.backoff.attempts },
+      { event: 'nft-failed', code, retryInMs: delay, attempt: this.backoff.attempts },
       `reconcile failed: ${message}; the current rules stay, retrying`,
     );
     this.setStatus(this.describe(delay), false);
@@ -329,7 +339,7 @@ export class DaemonController {
       this.readySent = true;
       this.lastStatus = status;
       this.deps.notify.ready(status);
-      this.deps.log.info({ status }, 'ready');
+      this.deps.log.info({ event: 'ready', status }, 'ready');
       return;
     }
     if (status === this.lastStatus) return;

@@ -10,6 +10,8 @@
  */
 import { fstatSync } from 'node:fs';
 import pino, { type DestinationStream, type Level, type Logger, type StreamEntry } from 'pino';
+import { journalEntry, priorityOf } from './journal-entry.js';
+import type { JournalSender } from './journal-sender.js';
 
 export type { Logger } from 'pino';
 
@@ -44,6 +46,11 @@ export interface LoggerOptions {
   level?: Level;
   /** Where lines go; default: fd 1, synchronously. Tests pass a collector. */
   write?: (line: string) => void;
+  /**
+   * With `journal`: send each record as a native journal entry (a sentence in MESSAGE, the data
+   * in IP_MASQ_* fields; journal-entry.ts) instead of a `<N>`-prefixed NDJSON line.
+   */
+  native?: JournalSender;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -53,6 +60,17 @@ export function createLogger(options: LoggerOptions): Logger {
     : pino.destination({ fd: 1, sync: true });
   if (!options.journal) {
     return pino({ level, base: { pid: process.pid } }, sink);
+  }
+  const native = options.native;
+  if (native) {
+    const toJournal: DestinationStream = {
+      write(line: string) {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        const level = typeof record.level === 'number' ? record.level : 30;
+        native.send(journalEntry(record), `<${priorityOf(level)}>${line}`);
+      },
+    };
+    return pino({ level, base: undefined, timestamp: false }, toJournal);
   }
   // One stream per level, each adding its prefix; dedupe sends a line only to the stream of the
   // highest matching level, so every line is written once.

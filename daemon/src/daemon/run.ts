@@ -13,6 +13,7 @@ import { CONCERN_NEEDLES, touchesOwnTables } from '../nft/monitor.js';
 import { ScopedMonitor } from '../nft/scoped-monitor.js';
 import { PASS_STUCK_MS } from '../proc/deadlines.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
+import { JournalSender } from './journal-sender.js';
 import { createLogger, isJournalStream, RepeatLimiter, type Logger } from './log.js';
 import { ReconcileLoop } from './loop.js';
 import { createNotifier, type Notifier } from './notify.js';
@@ -54,7 +55,13 @@ export interface RunDaemonOptions {
 export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   const log =
     options.log ??
-    createLogger({ journal: isJournalStream(options.env), level: options.logLevel ?? 'info' });
+    (isJournalStream(options.env)
+      ? createLogger({
+          journal: true,
+          native: new JournalSender(),
+          level: options.logLevel ?? 'info',
+        })
+      : createLogger({ journal: false, level: options.logLevel ?? 'info' }));
   const notify =
     options.notifier ?? createNotifier({ env: options.env, onError: (m) => log.warn(m) });
   const state = new StateStore(resolveStateDir(options.stateDir, options.env));
@@ -130,7 +137,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
 
   // Installed before anything can send READY: Node's default for SIGHUP is to exit.
   const onHup = (): void => {
-    log.info('reload requested (SIGHUP)');
+    log.info({ event: 'reload' }, 'reload requested (SIGHUP)');
     loop.trigger('sighup');
   };
   let requestStop: (signal: string) => void = () => undefined;
@@ -143,6 +150,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
 
   log.info(
     {
+      event: 'starting',
       config: options.configPath,
       stateDir: state.dir,
       nft: options.client.describe(),
@@ -224,7 +232,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   }
 
   const signal = await stopped;
-  log.info({ signal }, 'stopping; the rules stay in place');
+  log.info({ event: 'stopping', signal }, 'stopping; the rules stay in place');
   // After the running pass: its STATUS must not overwrite this one.
   await loop.stop();
   notify.stopping(`stopping (${signal}); rules stay in place`);
@@ -238,6 +246,6 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   options.signals.off('SIGHUP', onHup);
   options.signals.off('SIGTERM', onTerm);
   options.signals.off('SIGINT', onInt);
-  log.info({ generation: controller.generation }, 'stopped');
+  log.info({ event: 'stopped', generation: controller.generation }, 'stopped');
   return 0;
 }
