@@ -92,7 +92,12 @@ describe('JournalSender and the journal logger', () => {
   it('hands each record to the helper in order, as FIELD=value lines', async () => {
     const dir = tempDir('journal');
     const out = join(dir, 'entries');
-    const helper = script(dir, 'helper', `cat >> '${out}'; echo --- >> '${out}'`);
+    // Stands in for the perl sender: same protocol (blank line ends an entry, "ok" acks it).
+    const helper = script(
+      dir,
+      'helper',
+      `while IFS= read -r line; do if [ -z "$line" ]; then echo --- >> '${out}'; echo ok; else echo "$line" >> '${out}'; fi; done`,
+    );
     const fallback: string[] = [];
     const sender = new JournalSender({ helper: [helper], fallback: (l) => fallback.push(l) });
     const log = createLogger({ journal: true, native: sender, write: () => undefined });
