@@ -13,7 +13,7 @@
  * restore) makes the VPC see the node again, and one more removal pass fixes it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -430,5 +430,71 @@ describe.runIf(canUseNetns())('pod egress with real packets before and after ip-
     const warnings = log.split('\n').filter((l) => l.includes('flannel re-added'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('\\"ipMasq\\": false');
+  });
+
+  it("boot order: `ip-masq run` starts before flannel's subnet.env exists; pod → pod is NATed only until flanneld writes it", async () => {
+    const s = SCENARIOS.find((x) => x.name === 'current-dualstack') as FlannelScenario;
+    const n = await buildNode(s);
+    // flanneld runs without --ip-masq (as doctor advises): none of its nat rules exist.
+    for (const tool of ['iptables-nft', 'ip6tables-nft'])
+      await nsMust(n.node, [tool, '-t', 'nat', '-F', 'FLANNEL-POSTRTG']);
+    // At boot /run/flannel does not exist yet.
+    const flannelDir = join(n.dir, 'run', 'flannel');
+    const subnetEnv = join(flannelDir, 'subnet.env');
+    writeFileSync(
+      n.config,
+      ['nonMasqueradeCIDRs: [198.51.100.0/24]', 'flannel:', `  subnetEnv: ${subnetEnv}`, ''].join(
+        '\n',
+      ),
+    );
+    const daemon = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        n.node.name,
+        process.execPath,
+        BUNDLE,
+        'run',
+        '--config',
+        n.config,
+        '--state-dir',
+        join(n.dir, 'state'),
+        '--log-level',
+        'debug',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    n.servers.push(daemon);
+    let log = '';
+    daemon.stdout?.setEncoding('utf8').on('data', (d: string) => (log += d));
+    daemon.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
+    for (let i = 0; i < 200 && !log.includes('"msg":"ready"'); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(log).toContain(`no ${subnetEnv} yet`);
+
+    // The window: without the pod network's exclusions, pod → pod of another node is NATed.
+    expect(await seen(n, ADDR.rpod4)).not.toBe(ADDR.pod4);
+    expect(await seen(n, ADDR.vpc4)).toBe(ADDR.pod4);
+
+    // flanneld starts: creates /run/flannel and renames its lease file into place.
+    mkdirSync(flannelDir, { recursive: true });
+    writeFileSync(
+      join(flannelDir, '.subnet.env'),
+      s.subnetEnv.replace('FLANNEL_IPMASQ=true', 'FLANNEL_IPMASQ=false'),
+    );
+    renameSync(join(flannelDir, '.subnet.env'), subnetEnv);
+    // Bounded poll (5 s, far below the 60 s resync): the exclusions arrive through the watch.
+    let source = '';
+    for (let i = 0; i < 100 && source !== ADDR.pod4; i++) {
+      source = await seen(n, ADDR.rpod4);
+      if (source !== ADDR.pod4) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(source).toBe(ADDR.pod4);
+    expect(await seen(n, ADDR.out4)).toBe(ADDR.node4);
+    expect(log).toMatch(/"triggers":\[[^\]]*"facts"/);
+    expect(log).not.toMatch(/"triggers":\[[^\]]*"resync"/);
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
   });
 });
