@@ -11,6 +11,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  renameSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,17 +101,25 @@ export class DaemonSandbox {
 
   /** nft works (the wrapper execs the real binary). */
   fixNft(): void {
-    writeFileSync(this.nftWrapper, `#!/bin/sh\nexec ${REAL_NFT} "$@"\n`);
-    chmodSync(this.nftWrapper, 0o755);
+    this.replaceNftWrapper(`#!/bin/sh\nexec ${REAL_NFT} "$@"\n`);
   }
 
   /** nft fails like a kernel without nf_tables would. */
   breakNft(): void {
-    writeFileSync(
-      this.nftWrapper,
+    this.replaceNftWrapper(
       '#!/bin/sh\necho "Error: Could not process rule: Operation not supported" >&2\nexit 1\n',
     );
-    chmodSync(this.nftWrapper, 0o755);
+  }
+
+  /**
+   * Swap the wrapper by rename: the daemon's long-lived `nft monitor` children keep the old
+   * inode open for exec, and writing into it in place fails with ETXTBSY.
+   */
+  private replaceNftWrapper(script: string): void {
+    const tmp = `${this.nftWrapper}.tmp`;
+    writeFileSync(tmp, script, { mode: 0o755 });
+    chmodSync(tmp, 0o755);
+    renameSync(tmp, this.nftWrapper);
   }
 
   /** nft is not installed. */

@@ -46,11 +46,15 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
       sb.notifications().some((n) => n.startsWith('READY=1 STATUS=enforcing')),
     );
     const readyLine = sb.notifications().find((n) => n.startsWith('READY=1'))!;
-    expect(readyLine).toBe(`READY=1 STATUS=enforcing ${sb.configPath}, generation 1`);
+    expect(isStatus(readyLine, `READY=1 STATUS=enforcing ${sb.configPath}, generation 1`)).toBe(
+      true,
+    );
     sb.writeConfig(CONFIG_B);
     await waitFor('B live', async () => same(await sb.nomasq(), B));
     await waitFor('STATUS generation 2', () =>
-      sb.notifications().includes(`STATUS=enforcing ${sb.configPath}, generation 2`),
+      sb
+        .notifications()
+        .some((n) => isStatus(n, `STATUS=enforcing ${sb.configPath}, generation 2`)),
     );
     const before = await sb.rulesetText();
     expect(await daemon.stop()).toBe(0);
@@ -195,7 +199,7 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     daemon = await sb.start();
     const ready = await daemon.ready();
     expect(ready.status).toMatch(
-      /^config invalid: .*config\.yaml:1:22: .*not aligned.*; enforcing the persisted last good config, generation 1$/,
+      /^config invalid: .*config\.yaml:1:22: .*not aligned.*; enforcing the persisted last good config, generation 1(; no \S*subnet\.env yet: .*)?$/,
     );
     expect(same(await sb.nomasq(), B)).toBe(true);
     expect(
@@ -338,3 +342,12 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
     expect(daemon.lines.slice(lines)).toEqual([]);
   });
 });
+
+/**
+ * A STATUS line as expected, allowing the note the daemon appends while flannel's subnet.env
+ * is missing (this sandbox has no flannel, and the host may or may not have one).
+ */
+function isStatus(line: string, expected: string): boolean {
+  const rest = line.startsWith(expected) ? line.slice(expected.length) : null;
+  return rest !== null && /^(; no \S*subnet\.env yet: .*)?$/.test(rest);
+}
