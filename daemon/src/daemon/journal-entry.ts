@@ -45,7 +45,7 @@ export function fieldName(key: string): string {
   return `IP_MASQ_${snake}`.replace(/_+$/, '');
 }
 
-/** logger --journald reads one field per line: a value never carries a newline. */
+/** The sender frames one field per line, an entry per blank line: a value never carries a newline. */
 function oneLine(value: string): string {
   return value.replace(/\r?\n/g, ' | ');
 }
@@ -84,7 +84,7 @@ export function sentence(record: Record<string, unknown>): string {
   return parts.join(', ');
 }
 
-/** The entry as `logger --journald` reads it: FIELD=value lines. */
+/** The entry as journald's native protocol takes it: FIELD=value lines. */
 export function journalEntry(record: Record<string, unknown>): string[] {
   const level = typeof record.level === 'number' ? record.level : 30;
   const lines = [
