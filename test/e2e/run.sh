@@ -314,6 +314,7 @@ test_deb() {
   check "drift: systemctl start nftables (flush ruleset) -> table restored by the daemon" \
     sh -c "nsenter -t $LEADER -a systemctl start nftables && nsenter -t $LEADER -a nft list tables >/dev/null"
   check "drift: restored" eventually 5 table_has 198.51.100.0/24
+  test_watchdog
   cxq systemctl enable nftables
   # reboot: a real reboot starts with an empty kernel ruleset; our netns outlives the
   # container, so empty it in between (only the node namespace this script created)
@@ -401,6 +402,25 @@ test_rpm() {
     "! nsenter -t $LEADER -a nft list table ip ip-masq && ! nsenter -t $LEADER -a nft list table ip6 ip-masq"
   check "rpm: erase kept the edited config as .rpmsave, removed state" \
     cx sh -c "grep -q 'rpm edited' $CONF.rpmsave && ! test -e /var/lib/private/ip-masq && ! test -e /var/lib/ip-masq"
+}
+
+# Watchdog and ceilings (issue #10): a daemon whose event loop hangs (SIGSTOP) stops its
+# WATCHDOG=1 pings; systemd kills it after WatchdogSec and restarts it, and the new daemon
+# re-converges (here: restores the table deleted while the old one was stopped).
+test_watchdog() {
+  local pid; pid=$(main_pid)
+  check "watchdog: unit has WatchdogSec=30s, MemoryMax=256M, TasksMax=64" sh -c \
+    "[ \"\$(nsenter -t $LEADER -a systemctl show -P WatchdogUSec ip-masq)\" = 30s ] && [ \"\$(nsenter -t $LEADER -a systemctl show -P MemoryMax ip-masq)\" = 268435456 ] && [ \"\$(nsenter -t $LEADER -a systemctl show -P TasksMax ip-masq)\" = 64 ]"
+  cxq kill -STOP "$pid"
+  cxq nft delete table ip ip-masq
+  local t; t=$(now_ms)
+  check "watchdog: SIGSTOPped daemon restarted by systemd (new MainPID)" eventually 120 sh -c \
+    "p=\$(nsenter -t $LEADER -a systemctl show -P MainPID ip-masq); [ \"\$p\" != 0 ] && [ \"\$p\" != '$pid' ]"
+  check "watchdog: the restarted daemon re-converged (table deleted meanwhile is back)" \
+    eventually 30 table_has 198.51.100.0/24
+  TIMES+=("$SUITE SIGSTOP -> restarted and re-converged: $(( $(now_ms) - t )) ms")
+  check "watchdog: the journal says why (watchdog timeout)" sh -c \
+    "nsenter -t $LEADER -a journalctl -u ip-masq --no-pager | grep -qi 'watchdog timeout'"
 }
 
 run_suite() {
