@@ -329,6 +329,7 @@ test_deb() {
   check "reboot: rules back from the config, nftables.service (enabled, flush ruleset) ran first" sh -c \
     "[ \"\$(nsenter -t $LEADER -a systemctl is-active nftables)\" = active ]"
   check "reboot: rules present after boot" table_has 198.51.100.0/24
+  test_boot_order
   check "reboot: rules were there before the unit reported READY (kubelet, ordered after it, saw them)" \
     cx sh -c 'grep -q "rc=0" /run/kubelet-saw && grep -qF 198.51.100.0/24 /run/kubelet-saw'
   expect_seen "traffic: after reboot, pod -> outside masqueraded again, TCP" tcp $EXT_IP $NODE_EXT_IP
@@ -345,7 +346,16 @@ test_deb() {
   check "upgrade: rules from the kept config still in place" table_has 198.51.100.0/24
 
   # remove, purge
-  check "remove: dpkg -r ip-masq" tx dpkg -r ip-masq
+  # FLANNEL_IPMASQ=false and no flannel rule: removing ip-masq leaves pod egress un-NATed,
+  # so prerm (through ip-masq cleanup) must say so, with the rollback, and log it
+  local rmout rc
+  rmout=$(cx dpkg -r ip-masq 2>&1) && rc=0 || rc=$?
+  printf '$ dpkg -r ip-masq\n%s\n' "$rmout" >>"$TX"
+  check "remove: dpkg -r ip-masq" test "$rc" = 0
+  check "remove: prerm warns that nothing will masquerade pod egress, with the rollback steps" \
+    sh -c 'printf "%s" "$1" | grep -q "NOTHING masquerades pod egress" && printf "%s" "$1" | grep -q "^Rollback"' _ "$rmout"
+  check "remove: the warning is in the journal too" \
+    sh -c "nsenter -t $LEADER -a journalctl -t ip-masq --no-pager -o cat | grep -q 'NOTHING masquerades pod egress'"
   check "remove: service stopped" sh -c "! nsenter -t $LEADER -a systemctl -q is-active ip-masq"
   check "remove: nft table ip ip-masq deleted" no_table
   expect_seen "traffic: after remove, nothing masquerades (pod IP seen outside)" tcp $EXT_IP $POD_IP
@@ -402,6 +412,25 @@ test_rpm() {
     "! nsenter -t $LEADER -a nft list table ip ip-masq && ! nsenter -t $LEADER -a nft list table ip6 ip-masq"
   check "rpm: erase kept the edited config as .rpmsave, removed state" \
     cx sh -c "grep -q 'rpm edited' $CONF.rpmsave && ! test -e /var/lib/private/ip-masq && ! test -e /var/lib/ip-masq"
+}
+
+# Boot order (issue #12): /run is a tmpfs, so after the reboot flannel's lease is gone, as on a
+# real node where ip-masq starts before flanneld (a pod kubelet starts later). The daemon is
+# READY without it and says so; the lease written later (mkdir + rename, as flanneld does) is
+# followed at once through the watch, not at the 60 s resync.
+test_boot_order() {
+  check "boot order: /run/flannel/subnet.env gone with the reboot (flanneld not up yet)" \
+    sh -c "! nsenter -t $LEADER -a test -e /run/flannel/subnet.env"
+  check "boot order: READY without flannel's facts, and STATUS says the lease is missing" \
+    sh -c "nsenter -t $LEADER -a systemctl show -P StatusText ip-masq | grep -q 'subnet.env yet'"
+  check "boot order: no pod-network rule before the lease exists" \
+    sh -c "! nsenter -t $LEADER -a nft list table ip ip-masq | grep -qF 10.244.0.0/16"
+  local t; t=$(now_ms)
+  cxq mkdir -p /run/flannel
+  printf 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n' | put /run/flannel/subnet.env
+  check "boot order: pod-network rules follow the lease within 5 s (the resync is 60 s)" \
+    eventually 5 table_has 10.244.0.0/16
+  TIMES+=("$SUITE subnet.env written after boot -> pod-network rules live (incl. polling): $(( $(now_ms) - t )) ms")
 }
 
 # Watchdog and ceilings (issue #10): a daemon whose event loop hangs (SIGSTOP) stops its
