@@ -353,7 +353,7 @@ test_deb() {
   printf '$ dpkg -r ip-masq\n%s\n' "$rmout" >>"$TX"
   check "remove: dpkg -r ip-masq" test "$rc" = 0
   check "remove: prerm warns that nothing will masquerade pod egress, with the rollback steps" \
-    sh -c 'printf "%s" "$1" | grep -q "NOTHING masquerades pod egress" && printf "%s" "$1" | grep -q "^Rollback"' _ "$rmout"
+    sh -c 'printf "%s" "$1" | grep -q "NOTHING masquerades pod egress" && printf "%s" "$1" | grep -q "Rollback (any one of these)"' _ "$rmout"
   check "remove: the warning is in the journal too" \
     sh -c "nsenter -t $LEADER -a journalctl -t ip-masq --no-pager -o cat | grep -q 'NOTHING masquerades pod egress'"
   check "remove: service stopped" sh -c "! nsenter -t $LEADER -a systemctl -q is-active ip-masq"
