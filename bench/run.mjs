@@ -144,6 +144,13 @@ const SCENARIOS = [
         ],
   },
   {
+    id: 'journal-cost',
+    what: 'issue 14: one native journal entry, the perl helper vs logger --journald per entry',
+    argv: FULL
+      ? ['bench/journal-cost.mjs', '--n', '2000', '--logger-n', '500']
+      : ['bench/journal-cost.mjs', '--n', '100', '--logger-n', '20'],
+  },
+  {
     id: 'adversarial-parse',
     what: 'hostile config shapes at the 4 MiB cap: parsed or rejected (the loader, in process)',
     argv: ['bench/adversarial-parse.mjs', '--reps', FULL ? '5' : '1'],

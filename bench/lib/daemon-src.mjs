@@ -23,6 +23,8 @@ export async function loadDaemonSources(outDir = join(REPO, 'bench/out')) {
         "export { NftClient } from './daemon/src/nft/client.ts';",
         "export { parseConfigSnapshot as parseConfigText } from './daemon/src/config/snapshot.ts';",
         "export { loadConfigTree } from './daemon/src/config/tree.ts';",
+        "export { JournalSender } from './daemon/src/daemon/journal-sender.ts';",
+        "export { journalEntry } from './daemon/src/daemon/journal-entry.ts';",
       ].join('\n'),
       resolveDir: root,
       loader: 'ts',

@@ -8,6 +8,7 @@ import { REPO, stats } from './common.mjs';
 import { FINDINGS } from './findings.mjs';
 import { reportB6 } from './report-b6.mjs';
 import { loadB7Before, reportB7 } from './report-b7.mjs';
+import { reportJournal } from './report-journal.mjs';
 import { distributionChart, lineChart } from './svg.mjs';
 
 const ms = (v) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : '–');
@@ -503,6 +504,9 @@ export function writeReport({ meta, results, full }) {
 
   // ---------------------------------------------------------------- B7
   targets.push(...reportB7({ md, svg, target, after: ok('churn-cost'), before: loadB7Before() }));
+
+  // ---------------------------------------------------------------- journal (issue 14)
+  targets.push(...reportJournal({ md, data: ok('journal-cost'), up }));
 
   // ---------------------------------------------------------------- config
   if (adversarial) {
