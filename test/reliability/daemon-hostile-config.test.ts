@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canUseNetns } from '../helpers/netns.js';
-import { bundleBuilt, DaemonSandbox, type DaemonChild } from './daemon-harness.js';
+import { bundleBuilt, DaemonSandbox, waitFor, type DaemonChild } from './daemon-harness.js';
 import { HOSTILE_CONFIGS } from './hostile-configs.js';
 
 const GOOD = 'nonMasqueradeCIDRs: [10.0.0.0/8, 198.18.0.0/15]\nresyncInterval: 1h\n';
@@ -62,9 +62,13 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon vs hostile config files',
   });
 
   it('applies the next valid file and then persists it', async () => {
-    const mark = daemon.passesStarted();
     sb.writeConfig('nonMasqueradeCIDRs: [192.0.2.0/24]\nresyncInterval: 1h\n');
-    const done = await daemon.settledAfter(mark);
+    // The write (temp file, then rename) may start a pass that still reads the last hostile
+    // file; wait for the new file's rules, then for the pass that applied them to be the last.
+    await waitFor('the valid file applied', async () =>
+      JSON.stringify(await sb.nomasq()) === JSON.stringify(['192.0.2.0/24']) ? true : undefined,
+    );
+    const done = await daemon.settledAfter(daemon.passesStarted() - 1);
     expect(done.configProblem).toBeNull();
     expect(await sb.nomasq()).toEqual(['192.0.2.0/24']);
     expect(await daemon.stop()).toBe(0);
