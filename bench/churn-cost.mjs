@@ -16,11 +16,12 @@
 //    both instants from one `nft -j monitor tables` stream; and (ipMasq on) flannel's rules
 //    re-added by iptables-restore → deleted, from one `nft -j monitor rules` stream.
 // --bundle measures another build (e.g. main before issue 15) with the same harness.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { args, netns, now, REPO, run, sleep, stats } from './lib/common.mjs';
+import { killLineChildren, lineChild } from './lib/line-child.mjs';
 import { startChurn } from './lib/churn.mjs';
 import { treeCpuSeconds } from './lib/proc-cpu.mjs';
 
@@ -44,7 +45,6 @@ const NODE_FLAGS = (
   .split(' ')
   .filter(Boolean);
 const work = mkdtempSync(join(tmpdir(), 'ipm-bench-churn-'));
-const children = new Set();
 
 // flannel v0.2x's rules (iptables-nft), as flanneld's ipTablesCleanAndBuild writes them.
 const POD_NET = '10.244.0.0/16';
@@ -59,47 +59,6 @@ const SUBNET_ENV = `FLANNEL_NETWORK=${POD_NET}\nFLANNEL_SUBNET=10.244.1.1/24\nFL
 function ruleMonitorRunning(pid) {
   const r = spawnSync('ps', ['-o', 'args=', '--ppid', String(pid)], { encoding: 'utf8' });
   return r.stdout.split('\n').some((l) => / monitor new rules$/.test(l.trim()));
-}
-
-/** A line-oriented child with waiters on future lines (arrival time resolves them). */
-function lineChild(argv) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const waiters = [];
-  let buf = '';
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-  child.stdout.setEncoding('utf8').on('data', (d) => {
-    const t = now();
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      for (const w of [...waiters])
-        if (w.pred(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(t);
-        }
-    }
-  });
-  return {
-    child,
-    next(pred, what, timeoutMs = 15_000) {
-      return new Promise((res, rej) => {
-        const timer = setTimeout(
-          () => rej(new Error(`timed out waiting for ${what}; stderr: ${stderr}`)),
-          timeoutMs,
-        );
-        waiters.push({ pred, resolve: (t) => (clearTimeout(timer), res(t)) });
-      });
-    },
-    stop() {
-      child.kill('SIGTERM');
-      return new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-    },
-  };
 }
 
 /** flanneld's re-add: -D what is still there, -A all of it, one restore. */
@@ -365,6 +324,6 @@ main()
     process.exitCode = 1;
   })
   .finally(() => {
-    for (const c of children) c.kill('SIGKILL');
+    killLineChildren();
     rmSync(work, { recursive: true, force: true });
   });

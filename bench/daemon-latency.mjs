@@ -25,6 +25,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dropSandbox, lineChild, runBench } from './lib/line-child.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(REPO, 'dist/ip-masq.js');
@@ -55,7 +56,6 @@ const confPath = join(confDir, 'config.yaml');
 const stateDir = join(work, 'state');
 const binDir = join(work, 'bin');
 const notifyLog = join(work, 'notify.log');
-const children = new Set();
 const results = {};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
@@ -81,49 +81,6 @@ function writeConfig(text) {
 }
 const configWith = (cidr) => `nonMasqueradeCIDRs: [${cidr}, 198.18.0.0/15]\nresyncInterval: 1h\n`;
 
-/** A line-oriented child (NDJSON on stdout) with waiters on its lines. */
-function lineChild(argv, env = process.env) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const waiters = [];
-  const lines = [];
-  let buf = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => {
-    const t = now();
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (w.pred(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(t);
-        }
-      }
-    }
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  return {
-    child,
-    lines,
-    stderr: () => stderr,
-    /** Resolves with the arrival time of the first future line matching pred. */
-    next(pred, what, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for ${what}; stderr: ${stderr.slice(-500)}`)),
-          timeoutMs,
-        );
-        waiters.push({ pred, resolve: (t) => (clearTimeout(timer), resolve(t)) });
-      });
-    },
-  };
-}
-
 function startDaemon() {
   return lineChild(
     [
@@ -142,7 +99,14 @@ function startDaemon() {
       '--log-level',
       'debug',
     ],
-    { ...process.env, PATH: `${binDir}:${process.env.PATH}`, NOTIFY_SOCKET: '/run/bench/notify' },
+    {
+      env: {
+        ...process.env,
+        PATH: `${binDir}:${process.env.PATH}`,
+        NOTIFY_SOCKET: '/run/bench/notify',
+      },
+      keepLines: true,
+    },
   );
 }
 
@@ -300,21 +264,4 @@ async function main() {
   if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-function cleanup() {
-  for (const c of children) c.kill('SIGKILL');
-  for (const pid of spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' })
-    .stdout?.split('\n')
-    .filter(Boolean) ?? [])
-    spawnSync('kill', ['-9', pid]);
-  spawnSync('ip', ['netns', 'del', NS]);
-  rmSync(work, { recursive: true, force: true });
-}
-
-main().then(
-  () => cleanup(),
-  (e) => {
-    console.error(e);
-    cleanup();
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => dropSandbox(NS, work));

@@ -9,11 +9,12 @@
 // FLANNEL_NETWORK), one every ~250 ms. "Live" is the instant `nft -j monitor` in the namespace
 // reports a rule of table ip ip-masq carrying the new network; resyncInterval is 1h, so only
 // the watch can explain a fast figure.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dropSandbox, lineChild, runBench } from './lib/line-child.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE = join(REPO, 'dist/ip-masq.js');
@@ -29,7 +30,6 @@ const work = mkdtempSync(join(tmpdir(), 'ipm-bench-facts-'));
 const confPath = join(work, 'etc', 'config.yaml');
 const flannelDir = join(work, 'run', 'flannel');
 const subnetEnv = join(flannelDir, 'subnet.env');
-const children = new Set();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
 
@@ -43,43 +43,6 @@ function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
   return { n: s.length, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: s[s.length - 1] };
-}
-
-/** A child whose stdout lines can be waited for; resolves with the line's arrival time. */
-function lineChild(argv) {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  const waiters = [];
-  let buf = '';
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-  child.stdout.setEncoding('utf8').on('data', (d) => {
-    const t = now();
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      for (const w of [...waiters])
-        if (w.pred(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(t);
-        }
-    }
-  });
-  return {
-    child,
-    next(pred, what, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for ${what}; stderr: ${stderr.slice(-500)}`)),
-          timeoutMs,
-        );
-        waiters.push({ pred, resolve: (t) => (clearTimeout(timer), resolve(t)) });
-      });
-    },
-  };
 }
 
 /** flanneld's WriteSubnetFile: a dot-file next to the lease, renamed into place. */
@@ -151,21 +114,4 @@ async function main() {
   if (JSON_OUT) writeFileSync(JSON_OUT, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-function cleanup() {
-  for (const c of children) c.kill('SIGKILL');
-  for (const pid of spawnSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' })
-    .stdout?.split('\n')
-    .filter(Boolean) ?? [])
-    spawnSync('kill', ['-9', pid]);
-  spawnSync('ip', ['netns', 'del', NS]);
-  rmSync(work, { recursive: true, force: true });
-}
-
-main().then(
-  () => cleanup(),
-  (e) => {
-    console.error(e);
-    cleanup();
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => dropSandbox(NS, work));
