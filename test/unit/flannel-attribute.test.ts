@@ -69,12 +69,9 @@ class ListNft extends NftClient {
 const save =
   (lines: string[]): Exec =>
   async (argv) => {
-    expect(argv).toEqual(['iptables-nft-save', '-t', 'nat']);
-    return {
-      status: 0,
-      stdout: `*nat\n:POSTROUTING ACCEPT [0:0]\n${lines.join('\n')}\nCOMMIT\n`,
-      stderr: '',
-    };
+    // One chain's rules, as `iptables-nft -S CHAIN` prints them (no table header, no COMMIT).
+    expect(argv).toEqual(['iptables-nft', '-t', 'nat', '-S', 'POSTROUTING']);
+    return { status: 0, stdout: `-P POSTROUTING ACCEPT\n${lines.join('\n')}\n`, stderr: '' };
   };
 const refs = () => findFlannelMasquerade([listing], facts, { enableIPv6: false });
 
@@ -115,7 +112,7 @@ describe('attributeFlannelRules', () => {
     expect(a.kept.map((k) => k.kind)).toEqual(['unknown', 'unknown']);
   });
 
-  it('without iptables-nft-save: commented POSTROUTING rules kept, FLANNEL-POSTRTG still deleted', async () => {
+  it('without iptables-nft: commented POSTROUTING rules kept, FLANNEL-POSTRTG still deleted', async () => {
     const postrtg: ChainListing = {
       family: 'ip',
       table: 'nat',
@@ -130,7 +127,7 @@ describe('attributeFlannelRules', () => {
       [12, null],
       [20, null],
     ]);
-    expect(a.kept[0]?.detail).toMatch(/iptables-nft-save is not installed/);
+    expect(a.kept[0]?.detail).toMatch(/iptables-nft is not installed/);
   });
 
   it('costs nothing when no shape-matched rule has a comment', async () => {

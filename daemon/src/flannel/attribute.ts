@@ -3,10 +3,12 @@
  *
  * `nft -j list` shows an iptables-nft comment only as `{"xt": {"type": "match", "name":
  * "comment"}}`: the text is in the compat expression's payload, which nft does not print.
- * iptables-nft-save prints it, but without handles. So the comments of one chain are read as:
+ * iptables-nft prints it, but without handles. So the comments of one chain are read as:
  *
  *   1. the chain as already listed by nft (rules with handles, in kernel order);
- *   2. `iptables-nft-save -t nat` (or ip6tables-nft-save): that chain's `-A` lines, same order;
+ *   2. `iptables-nft -t nat -S CHAIN` (or ip6tables-nft): that chain's `-A` lines, same order
+ *      (not `iptables-nft-save -t nat`: with kube-proxy's thousands of rules in `nat` that read
+ *      the whole table, ≈ 29 ms of CPU a pass against ≈ 2 ms for the one chain);
  *   3. the chain listed by nft again.
  *
  * Handles are never reused, so if 1 and 3 hold the same handle sequence the chain did not change
@@ -73,8 +75,8 @@ async function readChainComments(
   exec: Exec,
   listing: ChainListing,
 ): Promise<ChainComments> {
-  const save = listing.family === 'ip' ? 'iptables-nft-save' : 'ip6tables-nft-save';
-  const r = await exec([save, '-t', listing.table]);
+  const save = listing.family === 'ip' ? 'iptables-nft' : 'ip6tables-nft';
+  const r = await exec([save, '-t', listing.table, '-S', listing.chain]);
   if (r.notFound)
     return {
       ok: false,
@@ -83,9 +85,10 @@ async function readChainComments(
   if (r.status !== 0)
     return {
       ok: false,
-      reason: `${save} -t ${listing.table} failed: ${r.stderr.trim().split('\n')[0] ?? `exit ${r.status}`}`,
+      reason: `${save} -t ${listing.table} -S ${listing.chain} failed: ${r.stderr.trim().split('\n')[0] ?? `exit ${r.status}`}`,
     };
-  const lines = parseIptablesSave(r.stdout).filter(
+  // `-S` prints the save format's `-A` lines without the `*table` header.
+  const lines = parseIptablesSave(`*${listing.table}\n${r.stdout}`).filter(
     (l) => l.table === listing.table && l.chain === listing.chain,
   );
   const again = await client.list(['chain', listing.family, listing.table, listing.chain]);
