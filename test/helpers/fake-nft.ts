@@ -17,6 +17,7 @@ import type {
   NftProbe,
 } from '../../daemon/src/nft/backend.js';
 import { parseMonitorLine, selectedByObjects } from '../../daemon/src/nft/monitor.js';
+import type { NftListSession } from '../../daemon/src/nft/session.js';
 import type {
   NftBatch,
   NftChain,
@@ -229,6 +230,10 @@ export class FakeNft implements NftBackend {
     return (this.state.get(key(family, table))?.rules.get(chain) ?? []).map((r) => r.handle ?? -1);
   }
 
+  openSession(): NftListSession {
+    return { list: (what) => this.list(what), close: () => undefined };
+  }
+
   monitor(handlers: NftEventHandlers): NftEventStream {
     const stream = new FakeStream(handlers, this.streams);
     return stream;
@@ -387,6 +392,7 @@ class FakeStream implements NftEventStream {
     const kinds = op === null ? first : second;
     if (op !== null && ev.op !== op) return;
     if (kinds !== undefined && kinds !== 'ruleset' && kinds !== `${ev.kind}s`) return;
+    this.handlers.onVolume?.(line.length + 1);
     const needles = this.handlers.mustContainAny;
     if (needles && !needles.some((n) => line.includes(n))) return;
     if (this.handlers.prefilter && !this.handlers.prefilter(line)) return;

@@ -4,6 +4,7 @@
  * in-memory fake the unit tests drive reconcile and the flannel pass with (test/helpers/).
  */
 import type { MonitorEvent } from './monitor.js';
+import type { NftListSession } from './session.js';
 import type { NftBatch, NftListing } from './types.js';
 
 export interface NftProbe {
@@ -29,6 +30,8 @@ export interface NftEventHandlers {
   mustContainAny?: readonly string[];
   /** Events were lost (netlink overrun): whatever they were, look again. */
   onLost?: () => void;
+  /** Bytes the stream printed, before any filter: what a flood detector counts. */
+  onVolume?: (bytes: number) => void;
 }
 
 /** A running `nft -j monitor` (or its fake): start it once, stop it once. */
@@ -61,4 +64,9 @@ export interface NftBackend {
   probe(): Promise<NftProbe>;
   /** The change stream (`nft -j monitor`), not yet started. */
   monitor(handlers: NftEventHandlers): NftEventStream;
+  /**
+   * Listings asked for many times a second (a poll): one long-lived nft (session.ts) instead of
+   * one process per listing. Started at its first list().
+   */
+  openSession(): NftListSession;
 }

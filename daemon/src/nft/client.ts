@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { NftError } from '../errors.js';
 import type { NftBackend, NftEventHandlers, NftEventStream, NftProbe } from './backend.js';
 import { NftMonitor } from './monitor.js';
+import { NftSession, type NftListSession } from './session.js';
 import { NFT_READ_MS, nftWriteDeadlineMs } from '../proc/deadlines.js';
 import { runBounded } from '../proc/run-bounded.js';
 import { resolveSystemBinary } from '../proc/system-binary.js';
@@ -180,6 +181,11 @@ export class NftClient implements NftBackend {
     const out = await this.run(['-j', 'list', 'tables']);
     parseListing(out, this.describe(['-j', 'list', 'tables']));
     return { version };
+  }
+
+  /** `nft -j -i` with the same argv, kept for repeated listings. */
+  openSession(): NftListSession {
+    return new NftSession({ argv: this.argv, timeoutMs: this.readTimeoutMs });
   }
 
   /** `nft -j monitor` with the same argv (so it runs in the same network namespace). */

@@ -10,6 +10,7 @@ import { resolveStateDir } from '../daemon/state.js';
 import { ExitCode } from '../errors.js';
 import { FlannelReaddTracker } from '../flannel/episodes.js';
 import { instrumentDaemon } from '../metrics/instrument.js';
+import { SessionBackedNft } from '../nft/session-backend.js';
 import type { Verb } from './verb.js';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -49,7 +50,8 @@ Options:
       return ExitCode.USAGE;
     }
     const stateDir = ctx.values['state-dir'];
-    const client = ctx.nft();
+    // Listings through one long-lived nft (nft/session-backend.ts): passes are cheap to repeat.
+    const client = new SessionBackedNft(ctx.nft());
     const flannel = flannelHooks();
     // Our tables as last verified, so a config change skips the read before its write.
     const memo: ReconcileMemo = {};
@@ -85,7 +87,10 @@ Options:
           ),
         );
       },
-      onStop: instrumented.stop,
+      onStop: async () => {
+        await instrumented.stop();
+        client.close();
+      },
       logLevel: (level as LogLevel | undefined) ?? 'info',
     });
   },
