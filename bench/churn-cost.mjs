@@ -3,7 +3,7 @@
 // Figures, never assertions; root, throwaway network namespaces only:
 //   node bench/churn-cost.mjs [--rates 0,1000,4000,10000,40000] [--window 10] [--reps 3]
 //        [--latency-rate 4000] [--heals 60] [--readds 30] [--bundle dist/ip-masq.js]
-//        [--label after] [--no-settle] [--json FILE]
+//        [--label after] [--modes off,on] [--no-settle] [--json FILE]
 // In each namespace a kube-proxy-like co-tenant (bench/lib/churn.mjs) restores `rate` nat rules
 // once a second with iptables-restore while `ip-masq run` (the built bundle) runs. Two nodes:
 //   flannel ipMasq off  no flannel MASQUERADE rule anywhere (the recommended end state);
@@ -37,6 +37,7 @@ const HEALS = Number(opt.heals ?? 60);
 const READDS = Number(opt.readds ?? 30);
 const BUNDLE = resolve(REPO, opt.bundle ?? 'dist/ip-masq.js');
 const LABEL = opt.label ?? 'after';
+const MODES = String(opt.modes ?? 'off,on').split(',');
 // The node flags the shipped unit gives the daemon (its ExecStart), as bench/daemon-latency.mjs.
 const unit = readFileSync(join(REPO, 'systemd/ip-masq.service'), 'utf8');
 const NODE_FLAGS = (
@@ -270,7 +271,7 @@ async function main() {
     loadBefore: loadavg(),
     modes: {},
   };
-  for (const mode of ['off', 'on']) {
+  for (const mode of MODES) {
     const n = await node(mode);
     const m = { cpu: {} };
     try {

@@ -50,6 +50,8 @@ export interface ControllerDeps extends Omit<LastGoodDeps, 'now'> {
   vanishGraceMs?: number;
   /** Turns repeated flannel re-adds into one warning per episode (flannel/episodes.ts). */
   flannelReadds?: { record(deleted: number, now: number): { warning: string | null } };
+  /** Where a pass deleted flannel rules: flanneld re-adds them there (daemon/flannel-poll.ts). */
+  onFlannelDeleted?: (deleted: ReconcileResult['flannelDeleted']) => void;
   /** Consecutive monitor-triggered passes that each had to rewrite our table before we slow down. */
   fightThreshold?: number;
   now?: () => number;
@@ -165,6 +167,7 @@ export class DaemonController {
         'applied ruleset',
       );
     }
+    if (result.flannelDeleted.length > 0) this.deps.onFlannelDeleted?.(result.flannelDeleted);
     const readd = this.deps.flannelReadds?.record(result.flannelDeleted.length, this.now());
     if (readd?.warning)
       this.deps.log.warn({ flannelRulesDeleted: result.flannelDeleted.length }, readd.warning);

@@ -8,9 +8,6 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { NftBackend } from '../nft/backend.js';
-import { isFlannelMasqueradeAdd } from '../flannel/match.js';
-import { CONCERN_NEEDLES, touchesOwnTables } from '../nft/monitor.js';
-import { ScopedMonitor } from '../nft/scoped-monitor.js';
 import { PASS_STUCK_MS } from '../proc/deadlines.js';
 import { DaemonController, type ControllerDeps } from './controller.js';
 import { JournalSender } from './journal-sender.js';
@@ -20,6 +17,7 @@ import { createNotifier, type Notifier } from './notify.js';
 import { resolveStateDir, StateStore } from './state.js';
 import type { ConfigWatcher } from './watch.js';
 import { FactsWatcher, factsNote } from './watch-facts.js';
+import { watchRuleset, type RulesetWatch } from './watch-ruleset.js';
 import { watchConfigTree } from './watch-tree.js';
 
 export interface RunDaemonOptions {
@@ -83,8 +81,7 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
   });
 
   // Started before the first pass so a change racing our start-up is not missed.
-  let monitor: ScopedMonitor | null = null;
-  const readds = options.flannelReadds;
+  let monitor: RulesetWatch | null = null;
   const controller = new DaemonController({
     configPath: options.configPath,
     load: options.load,
@@ -93,14 +90,9 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     reconcile: options.reconcile,
     beforeReconcile: (config) => facts.follow(config.flannel.subnetEnv),
     factsNote,
-    // Every pass reports its flannel deletions here: a deletion opens the window in which
-    // flanneld's re-add is watched rule by rule (nft/scoped-monitor.ts).
-    flannelReadds: {
-      record(deleted, now) {
-        if (deleted > 0) monitor?.watchRules();
-        return readds?.record(deleted, now) ?? { warning: null };
-      },
-    },
+    ...(options.flannelReadds ? { flannelReadds: options.flannelReadds } : {}),
+    // A deletion opens the window in which flanneld's re-add is watched (watch-ruleset.ts).
+    onFlannelDeleted: (deleted) => monitor?.flannelDeleted(deleted),
     state,
     log,
     notify,
@@ -176,46 +168,13 @@ export async function runDaemon(options: RunDaemonOptions): Promise<number> {
     },
   });
 
-  if (options.monitor !== false) {
-    monitor = new ScopedMonitor({
-      open: (handlers) => options.client.monitor(handlers),
-      mustContainAny: CONCERN_NEEDLES,
-      onEvent: (ev) => {
-        if (touchesOwnTables(ev)) loop.trigger('drift');
-        else if (isFlannelMasqueradeAdd(ev)) loop.trigger('flannel');
-      },
-      // A co-tenant's burst overflowed the socket; ours may have been among the lost events.
-      onLost: () => {
-        log.debug('nft monitor lost events (netlink overrun); looking again');
-        loop.trigger('drift');
-      },
-      // Events were lost while it was down: look once.
-      onStart: (restarts, scope) => {
-        if (restarts > 0) {
-          log.info({ restarts, scope }, 'nft monitor running again');
-          limiter.reset();
-          loop.trigger('drift');
-        }
-      },
-      onExit: (why, retryInMs, scope) => {
-        const admitted = limiter.admit(`monitor:${scope}:${why}`);
-        if (admitted)
-          log.warn(
-            {
-              retryInMs,
-              scope,
-              ...(admitted.suppressed ? { suppressed: admitted.suppressed } : {}),
-            },
-            `${why}; drift detection falls back to the resync timer until it restarts`,
-          );
-      },
+  if (options.monitor !== false)
+    monitor = watchRuleset({
+      client: options.client,
+      log,
+      limiter,
+      trigger: (why) => loop.trigger(why),
     });
-    monitor.start();
-    // flanneld may be (re-)adding its rules while we start, and a rule monitor needs a moment to
-    // subscribe: watch rules from the start. The window closes after 120 s unless a pass deleted
-    // flannel rules by then.
-    monitor.watchRules();
-  }
 
   loop.trigger('start');
 

@@ -281,27 +281,57 @@ export function findFlannelMasquerade(
 }
 
 /**
- * Is this `nft -j monitor` event the addition of a rule that may be flannel's MASQUERADE? The
- * remover's chains and masquerade tests, without the facts: the monitor does not read
- * subnet.env, so in `nat POSTROUTING` (pre-v0.20, where only the cluster network tells flannel's
- * rules apart) any MASQUERADE counts. The pass it triggers decides precisely, and does nothing
- * when there is nothing to delete.
+ * Could this rule, in this chain, be flannel's MASQUERADE? The remover's chains and masquerade
+ * tests, without the facts: the monitor and the poll do not read subnet.env, so in `nat
+ * POSTROUTING` (pre-v0.20, where only the cluster network tells flannel's rules apart) any
+ * MASQUERADE counts. The pass it triggers decides precisely, and does nothing when there is
+ * nothing to delete.
  */
-export function isFlannelMasqueradeAdd(ev: MonitorEvent): boolean {
-  if (ev.op !== 'add' || ev.kind !== 'rule' || ev.chain === undefined) return false;
-  const chain = ev.chain;
-  const family = FAMILIES.find((f) => f === ev.family);
-  if (!family || !Array.isArray(ev.object.expr)) return false;
-  const candidate = flannelCandidateChains({ enableIPv6: true }).some(
-    ([f, t, c]) => f === family && t === ev.table && c === chain,
-  );
-  if (!candidate) return false;
-  const expr = (ev.object.expr as unknown[]).filter(
+export function mayBeFlannelMasquerade(
+  family: string,
+  table: string,
+  chain: string,
+  exprs: readonly unknown[],
+): boolean {
+  const f = FAMILIES.find((x) => x === family);
+  if (!f || !isFlannelCandidateChain(f, table, chain)) return false;
+  const expr = exprs.filter(
     (e): e is NftExpr => typeof e === 'object' && e !== null && !Array.isArray(e),
   );
-  return ev.table === FLANNEL_NFT_TABLES[family]
+  return table === FLANNEL_NFT_TABLES[f]
     ? expr.some(isNativeMasquerade)
     : expr.some(isXtMasquerade);
+}
+
+function isFlannelCandidateChain(family: NftIpFamily, table: string, chain: string): boolean {
+  return flannelCandidateChains({ enableIPv6: true }).some(
+    ([f, t, c]) => f === family && t === table && c === chain,
+  );
+}
+
+/** Is this `nft -j monitor` event the addition of a rule that may be flannel's MASQUERADE? */
+export function isFlannelMasqueradeAdd(ev: MonitorEvent): boolean {
+  if (ev.op !== 'add' || ev.kind !== 'rule' || ev.chain === undefined) return false;
+  if (!Array.isArray(ev.object.expr)) return false;
+  return mayBeFlannelMasquerade(ev.family, ev.table, ev.chain, ev.object.expr);
+}
+
+/**
+ * What a chain monitor line must contain to be the creation of one of flannel's own chains
+ * (`FLANNEL-POSTRTG`, or a chain of its nftables-mode tables `flannel-ipv4`/`flannel-ipv6`).
+ */
+export const FLANNEL_CHAIN_NEEDLES: readonly string[] = ['FLANNEL-POSTRTG', '"flannel-ipv'];
+
+/**
+ * Is this `nft -j monitor` event flanneld creating one of its own chains (it started after us,
+ * or was restarted)? Its MASQUERADE rules come next, in the same or the next transaction.
+ */
+export function isFlannelChainAdd(ev: MonitorEvent): boolean {
+  if (ev.op !== 'add' || ev.kind !== 'chain') return false;
+  const family = FAMILIES.find((f) => f === ev.family);
+  const name = ev.object['name'];
+  if (!family || typeof name !== 'string' || name === 'POSTROUTING') return false;
+  return isFlannelCandidateChain(family, ev.table, name);
 }
 
 /** One transaction deleting `refs` by handle (empty batch when there is nothing to delete). */

@@ -118,6 +118,8 @@ export interface NftMonitorOptions {
    * of rule events while nft was not scheduled). Ours may have been among them: look again.
    */
   onLost?: () => void;
+  /** Called with the size of every stdout chunk, before the sieve (scoped-monitor.ts's flood test). */
+  onVolume?: (bytes: number) => void;
   backoff?: Backoff;
   /** Child output that ran for at least this long counts as healthy (backoff reset). */
   healthyAfterMs?: number;
@@ -153,7 +155,7 @@ export class NftMonitor {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 2000) stderr += d;
     });
-    const { prefilter, mustContainAny, onLost } = this.options;
+    const { prefilter, mustContainAny, onLost, onVolume } = this.options;
     const needles = mustContainAny ? [...mustContainAny, LOST_EVENTS] : undefined;
     const lines = new LineSieve(needles, (line) => {
       if (line.includes(LOST_EVENTS)) return onLost?.();
@@ -161,7 +163,10 @@ export class NftMonitor {
       const ev = parseMonitorLine(line);
       if (ev) this.options.onEvent(ev);
     });
-    child.stdout!.on('data', (chunk: Buffer) => lines.push(chunk));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      onVolume?.(chunk.length);
+      lines.push(chunk);
+    });
     child.once('spawn', () => this.options.onStart?.(this.restarts));
     // 'exit', not 'close': when argv is a wrapper that forks nft instead of exec'ing it, the
     // orphaned nft keeps the pipe open and 'close' would never come.
