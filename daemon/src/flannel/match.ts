@@ -309,9 +309,13 @@ function isFlannelCandidateChain(family: NftIpFamily, table: string, chain: stri
   );
 }
 
-/** Is this `nft -j monitor` event the addition of a rule that may be flannel's MASQUERADE? */
+/**
+ * Is this `nft -j monitor` event the addition of a rule that may be flannel's MASQUERADE?
+ * nft prints an appended rule (`iptables -A`) as "add", a prepended one (`-I`) as "insert".
+ */
 export function isFlannelMasqueradeAdd(ev: MonitorEvent): boolean {
-  if (ev.op !== 'add' || ev.kind !== 'rule' || ev.chain === undefined) return false;
+  if ((ev.op !== 'add' && ev.op !== 'insert') || ev.kind !== 'rule') return false;
+  if (ev.chain === undefined) return false;
   if (!Array.isArray(ev.object.expr)) return false;
   return mayBeFlannelMasquerade(ev.family, ev.table, ev.chain, ev.object.expr);
 }
@@ -327,7 +331,8 @@ export const FLANNEL_CHAIN_NEEDLES: readonly string[] = ['FLANNEL-POSTRTG', '"fl
  * or was restarted)? Its MASQUERADE rules come next, in the same or the next transaction.
  */
 export function isFlannelChainAdd(ev: MonitorEvent): boolean {
-  if (ev.op !== 'add' || ev.kind !== 'chain') return false;
+  // iptables-nft creates chains exclusively (NLM_F_EXCL): nft prints those as "create".
+  if ((ev.op !== 'add' && ev.op !== 'create') || ev.kind !== 'chain') return false;
   const family = FAMILIES.find((f) => f === ev.family);
   const name = ev.object['name'];
   if (!family || typeof name !== 'string' || name === 'POSTROUTING') return false;

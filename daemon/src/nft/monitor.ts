@@ -52,6 +52,9 @@ export function parseMonitorLine(line: string): MonitorEvent | null {
   return ev;
 }
 
+/** What `nft monitor new` prints: appended, inserted (`iptables -I`) and exclusively created. */
+const NEW_OPS: ReadonlySet<string> = new Set(['add', 'insert', 'create']);
+
 const OBJECT_KINDS: Readonly<Record<string, string>> = {
   tables: 'table',
   chains: 'chain',
@@ -66,7 +69,7 @@ const OBJECT_KINDS: Readonly<Record<string, string>> = {
  */
 export function selectedByObjects(objects: readonly string[], ev: MonitorEvent): boolean {
   for (const word of objects) {
-    if (word === 'new' && ev.op !== 'add') return false;
+    if (word === 'new' && !NEW_OPS.has(ev.op)) return false;
     else if (word === 'destroy' && ev.op !== 'delete') return false;
     else if (word !== 'new' && word !== 'destroy' && OBJECT_KINDS[word] !== ev.kind) return false;
   }
