@@ -21,6 +21,7 @@ export async function loadDaemonSources(outDir = join(REPO, 'bench/out')) {
         "export { reconcile } from './daemon/src/reconcile/reconcile.ts';",
         "export { flannelHooks } from './daemon/src/reconcile/flannel-hooks.ts';",
         "export { NftClient } from './daemon/src/nft/client.ts';",
+        "export { NftSession } from './daemon/src/nft/session.ts';",
         "export { parseConfigSnapshot as parseConfigText } from './daemon/src/config/snapshot.ts';",
         "export { loadConfigTree } from './daemon/src/config/tree.ts';",
         "export { JournalSender } from './daemon/src/daemon/journal-sender.ts';",
