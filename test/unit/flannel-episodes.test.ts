@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FlannelReaddTracker, FLANNEL_MASQ_FIX } from '../../daemon/src/flannel/episodes.js';
-import { isFlannelMasqueradeAdd } from '../../daemon/src/flannel/match.js';
+import {
+  FLANNEL_CHAIN_NEEDLES,
+  isFlannelChainAdd,
+  isFlannelMasqueradeAdd,
+  mayBeFlannelMasquerade,
+} from '../../daemon/src/flannel/match.js';
 import { parseMonitorLine } from '../../daemon/src/nft/monitor.js';
 
 describe('FlannelReaddTracker', () => {
@@ -111,6 +116,12 @@ describe('isFlannelMasqueradeAdd (the monitor trigger, flannel/match.ts)', () =>
     ).toBe(false);
   });
 
+  it('an inserted rule (iptables -I) counts like an appended one', () => {
+    const masqAdd = lines.find(isAdd) as string;
+    expect(isAdd(masqAdd.replace('{"add"', '{"insert"'))).toBe(true);
+    expect(isAdd(masqAdd.replace('{"add"', '{"replace"'))).toBe(false);
+  });
+
   it('nftables-mode and POSTROUTING-era additions are recognised too (no facts needed)', () => {
     const nftMode = event({
       family: 'ip',
@@ -139,5 +150,99 @@ describe('isFlannelMasqueradeAdd (the monitor trigger, flannel/match.ts)', () =>
       ],
     });
     expect(isAdd(v10)).toBe(true);
+  });
+});
+
+describe('mayBeFlannelMasquerade (the poll and the monitor, without facts)', () => {
+  const XT = { xt: { type: 'target', name: 'MASQUERADE' } };
+  const NATIVE = { masquerade: null };
+
+  it('is true for a masquerade of the right kind in each of flannel candidate chains', () => {
+    for (const f of ['ip', 'ip6']) {
+      expect(mayBeFlannelMasquerade(f, 'nat', 'FLANNEL-POSTRTG', [XT])).toBe(true);
+      // pre-v0.20: any MASQUERADE in nat POSTROUTING may be flannel's; the pass decides.
+      expect(mayBeFlannelMasquerade(f, 'nat', 'POSTROUTING', [XT])).toBe(true);
+    }
+    expect(mayBeFlannelMasquerade('ip', 'flannel-ipv4', 'postrtg', [NATIVE])).toBe(true);
+    expect(mayBeFlannelMasquerade('ip6', 'flannel-ipv6', 'postrtg', [NATIVE])).toBe(true);
+    // Non-object expressions are skipped, not fatal.
+    expect(mayBeFlannelMasquerade('ip', 'nat', 'FLANNEL-POSTRTG', [null, 'x', [XT], XT])).toBe(
+      true,
+    );
+  });
+
+  it('is false for the wrong kind of masquerade, other chains, tables or families', () => {
+    expect(mayBeFlannelMasquerade('ip', 'nat', 'FLANNEL-POSTRTG', [NATIVE])).toBe(false);
+    expect(mayBeFlannelMasquerade('ip', 'flannel-ipv4', 'postrtg', [XT])).toBe(false);
+    expect(mayBeFlannelMasquerade('ip', 'nat', 'FLANNEL-POSTRTG', [{ return: null }])).toBe(false);
+    expect(mayBeFlannelMasquerade('ip', 'nat', 'FLANNEL-POSTRTG', [])).toBe(false);
+    expect(mayBeFlannelMasquerade('ip', 'nat', 'FLANNEL-POSTRTG', [[XT]])).toBe(false);
+    expect(mayBeFlannelMasquerade('ip', 'nat', 'KUBE-POSTROUTING', [XT])).toBe(false);
+    expect(mayBeFlannelMasquerade('ip', 'filter', 'FLANNEL-POSTRTG', [XT])).toBe(false);
+    expect(mayBeFlannelMasquerade('inet', 'nat', 'FLANNEL-POSTRTG', [XT])).toBe(false);
+    // The nftables-mode table of the other family.
+    expect(mayBeFlannelMasquerade('ip6', 'flannel-ipv4', 'postrtg', [NATIVE])).toBe(false);
+    // A native masquerade must be the expression's only key.
+    expect(
+      mayBeFlannelMasquerade('ip', 'flannel-ipv4', 'postrtg', [{ masquerade: null, x: 1 }]),
+    ).toBe(false);
+  });
+});
+
+describe('isFlannelChainAdd and FLANNEL_CHAIN_NEEDLES (flanneld creating its chains)', () => {
+  // As nft 1.0.6 `-j monitor chains` prints a chain addition.
+  const line = (op: string, family: string, table: string, name: string): string =>
+    `{"${op}": {"chain": {"family": "${family}", "table": "${table}", "name": "${name}", "handle": 5}}}`;
+  const isChainAdd = (l: string): boolean => {
+    const ev = parseMonitorLine(l);
+    return ev !== null && isFlannelChainAdd(ev);
+  };
+  const TRUE_LINES = [
+    line('add', 'ip', 'nat', 'FLANNEL-POSTRTG'),
+    line('add', 'ip6', 'nat', 'FLANNEL-POSTRTG'),
+    line('add', 'ip', 'flannel-ipv4', 'postrtg'),
+    line('add', 'ip6', 'flannel-ipv6', 'postrtg'),
+  ];
+
+  it('is true for flannel chains created in ip nat and in its nftables-mode tables', () => {
+    for (const l of TRUE_LINES) expect(isChainAdd(l), l).toBe(true);
+  });
+
+  it('counts iptables-nft\'s exclusive chain creation ("create") too, not "replace"', () => {
+    expect(isChainAdd(line('create', 'ip', 'nat', 'FLANNEL-POSTRTG'))).toBe(true);
+    expect(isChainAdd(line('create', 'ip6', 'nat', 'FLANNEL-POSTRTG'))).toBe(true);
+    expect(isChainAdd(line('create', 'ip', 'nat', 'POSTROUTING'))).toBe(false);
+    expect(isChainAdd(line('replace', 'ip', 'nat', 'FLANNEL-POSTRTG'))).toBe(false);
+  });
+
+  it('is false for POSTROUTING, KUBE-* chains, other places and deletions', () => {
+    expect(isChainAdd(line('add', 'ip', 'nat', 'POSTROUTING'))).toBe(false);
+    expect(isChainAdd(line('add', 'ip', 'nat', 'KUBE-POSTROUTING'))).toBe(false);
+    expect(isChainAdd(line('add', 'ip', 'nat', 'KUBE-SERVICES'))).toBe(false);
+    expect(isChainAdd(line('add', 'ip', 'filter', 'FLANNEL-POSTRTG'))).toBe(false);
+    expect(isChainAdd(line('add', 'ip', 'nat', 'postrtg'))).toBe(false);
+    expect(isChainAdd(line('add', 'ip', 'flannel-ipv4', 'FLANNEL-POSTRTG'))).toBe(false);
+    expect(isChainAdd(line('add', 'ip6', 'flannel-ipv4', 'postrtg'))).toBe(false);
+    expect(isChainAdd(line('add', 'inet', 'nat', 'FLANNEL-POSTRTG'))).toBe(false);
+    expect(isChainAdd(line('delete', 'ip', 'nat', 'FLANNEL-POSTRTG'))).toBe(false);
+    expect(isChainAdd(line('delete', 'ip', 'flannel-ipv4', 'postrtg'))).toBe(false);
+    // A rule addition in flannel's chain is not a chain addition.
+    expect(
+      isChainAdd(
+        '{"add": {"rule": {"family": "ip", "table": "nat", "chain": "FLANNEL-POSTRTG", "handle": 7, "expr": [{"xt": {"type": "target", "name": "MASQUERADE"}}]}}}',
+      ),
+    ).toBe(false);
+  });
+
+  it('every line it is true for passes the monitor prefilter (contains a needle)', () => {
+    for (const l of TRUE_LINES)
+      expect(
+        FLANNEL_CHAIN_NEEDLES.some((n) => l.includes(n)),
+        l,
+      ).toBe(true);
+    // and a KUBE chain does not.
+    expect(
+      FLANNEL_CHAIN_NEEDLES.some((n) => line('add', 'ip', 'nat', 'KUBE-POSTROUTING').includes(n)),
+    ).toBe(false);
   });
 });

@@ -18,7 +18,8 @@
  *              `poll` runs every `pollMs` instead (the daemon lists the chains flannel's rules
  *              were deleted from through its long-lived nft session, ≈ 0.1 ms each). A probe
  *              restarts the stream after a backoff (30 s doubling to 10 min) to see whether the
- *              churn has calmed.
+ *              churn has calmed. A window opened more than 10 min after the last flood tries
+ *              the stream first.
  *   resync     the rest (rule and set-element edits inside our tables, a flannel re-add after a
  *              quiet window): the resync timer's full pass reads and repairs them.
  */
@@ -40,6 +41,8 @@ export const DEFAULT_POLL_MS = 250;
 const PROBE_OVERLAP_MS = 1000;
 /** A stream that ran this long before flooding counts as a calm spell: probes start over. */
 const CALM_SPELL_MS = 60_000;
+/** A window opened this long after the last flood starts with the stream, not the poll. */
+const FLOOD_MEMORY_MS = 600_000;
 
 export type MonitorScope = 'chains' | 'rules';
 /** How flannel's re-adds are watched right now. */
@@ -90,6 +93,7 @@ export class ScopedMonitor {
   private stopped = false;
   /** The rule stream flooded and no probe has found it calm since. Outlives windows. */
   private flooded = false;
+  private floodedAt = 0;
   private pollTimer: NodeJS.Timeout | null = null;
   private pollRunning = false;
   private probeTimer: NodeJS.Timeout | null = null;
@@ -136,6 +140,11 @@ export class ScopedMonitor {
     }, this.options.ruleWindowMs ?? DEFAULT_RULE_WINDOW_MS);
     this.windowTimer.unref?.();
     if (!opening) return;
+    // A flood long ago says little about now: try the stream first again.
+    if (this.flooded && this.now() - this.floodedAt >= FLOOD_MEMORY_MS) {
+      this.flooded = false;
+      this.probes.reset();
+    }
     if (this.flooded) {
       this.startPolling();
       this.scheduleProbe(this.probes.next());
@@ -178,10 +187,11 @@ export class ScopedMonitor {
     if (this.calmTimer) clearTimeout(this.calmTimer);
     this.calmTimer = null;
     if (this.now() - this.rulesStartedAt >= CALM_SPELL_MS) this.probes.reset();
-    void this.stopStream();
+    this.stopStream().catch(() => undefined);
     const probeInMs = this.probes.next();
     const wasPolling = this.flooded;
     this.flooded = true;
+    this.floodedAt = this.now();
     if (!wasPolling) this.startPolling();
     this.scheduleProbe(probeInMs);
     this.options.onFlood?.({ bytesInSecond, probeInMs });

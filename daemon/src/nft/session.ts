@@ -8,7 +8,8 @@
  * a running session costs ≈ 0.1 ms in Node and ≈ 0.2 ms in nft (docs/ARCHITECTURE.md).
  *
  * One command at a time. The reply is the next stdout line; a command that fails prints only
- * on stderr (`Error: …`), so an error is settled once stderr has been quiet for a moment.
+ * on stderr (`Error: …`, the command, a `^^^` marker line), so an error is settled at its marker
+ * line, or once stderr has been quiet for a moment when there is none.
  * Warnings on stderr (nft 1.1 prints `# Warning: table ip nat is managed by iptables-nft` for
  * every listing of an iptables table) do not count. Every command has a deadline; a child that
  * misses it, dies or prints garbage is killed and the next command starts a new one. The child
@@ -22,9 +23,13 @@ import type { NftListing, NftObject } from './types.js';
 
 /** Words a listing may name: nft identifiers, never anything that ends or chains a command. */
 const WORD = /^[A-Za-z0-9_.\-]{1,256}$/;
-/** stderr quiet for this long after an `Error:` settles the command as failed. */
+/** The last line of nft's error for a command: `^`s (and `~`s) under the words it refers to. */
+const ERROR_MARKER = /^[ \t~]*\^[\^~ \t]*\n/m;
+/** stderr quiet for this long after an `Error:` without that marker settles it as failed. */
 const ERROR_SETTLE_MS = 20;
 const DEFAULT_IDLE_MS = 10_000;
+/** What system users get as a home (/etc/passwd): nothing there to read, nowhere to write. */
+const NO_HOME = '/nonexistent';
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 export interface NftListSession {
@@ -107,6 +112,9 @@ export class NftSession implements NftListSession {
     const child = spawn(cmd, [...prefix, '-j', '-i'], {
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
+      // Interactive nft keeps a command history in $HOME/.nft.history (libedit): not ours to
+      // read or write.
+      env: { ...process.env, HOME: NO_HOME },
     });
     this.child = child;
     child.stdin!.on('error', () => undefined);
@@ -141,16 +149,21 @@ export class NftSession implements NftListSession {
     if (child !== this.child || !this.pending) return;
     this.stderr += d;
     if (this.stderr.length > 64 * 1024) this.stderr = this.stderr.slice(-64 * 1024);
-    if (!/^Error:/m.test(this.stderr)) return;
+    // nft writes "Error: " and the reason in two writes: wait for the whole line.
+    if (!/^Error:[^\n]*\n/m.test(this.stderr)) return;
     const p = this.pending;
     if (p.errorTimer) clearTimeout(p.errorTimer);
-    p.errorTimer = setTimeout(() => {
+    const done = (): void => {
       const stderr = this.stderr;
       const missing = /No such file or directory/.test(stderr);
       this.settle((q) =>
         missing ? q.resolve(null) : q.reject(this.failure('NFT_FAILED', q.what, stderr)),
       );
-    }, ERROR_SETTLE_MS);
+    };
+    // A command error ends with the command echoed and a marker line under the culprit
+    // (`                  ^^^^`): complete. Anything else waits for stderr to go quiet.
+    if (ERROR_MARKER.test(this.stderr)) done();
+    else p.errorTimer = setTimeout(done, ERROR_SETTLE_MS);
   }
 
   private onGone(child: ChildProcess, why: string): void {
