@@ -320,6 +320,7 @@ process.stdin.on('data', (d) => {
       process.stderr.write('Error: ');
       setTimeout(() => process.stderr.write('No such file or directory\n' + line + '\n      ^^^^\n'), 60);
     } else if (step === 'no-marker') process.stderr.write('Error: something without a marker line\n');
+    else if (step === 'prompt') process.stdout.write('nft> ' + JSON.stringify({ nftables: [{ table: { family: 'ip', name: line.split(' ').pop(), handle: index + 1 } }] }) + '\n');
     else if (step === 'garbage') process.stdout.write('this is not json\n');
     else if (step === 'exit') process.exit(3);
   }
@@ -381,6 +382,12 @@ describe('NftSession with a scripted fake nft', () => {
     expect(e.message).toMatch(/something without a marker line/);
     expect(await session.list(['table', 'ip', 'x'])).toEqual(table('x', 1));
     expect(pids()).toHaveLength(1);
+  });
+
+  it("reads the reply after a readline build's prompt", async () => {
+    const session = fake('prompt,ok');
+    expect(await session.list(['table', 'ip', 'p'])).toEqual(table('p', 1));
+    expect(await session.list(['table', 'ip', 'q'])).toEqual(table('q', 1));
   });
 
   it('rejects garbage on stdout and starts a fresh child for the next call', async () => {

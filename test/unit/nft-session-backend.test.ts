@@ -80,6 +80,44 @@ describe('SessionBackedNft', () => {
     ]);
   });
 
+  it('three session failures in a row: one-shot only for 10 min, then the session again', async () => {
+    const inner = new StubBackend();
+    let failing = true;
+    inner.sessionAnswer = async () => {
+      if (failing) throw new Error('no interactive mode here');
+      return FROM_SESSION;
+    };
+    let now = 1_000_000;
+    const nft = new SessionBackedNft(inner, () => now);
+    for (let i = 0; i < 3; i++) await nft.list(['table', 'ip', 'ip-masq']);
+    expect(inner.calls.filter((c) => c.startsWith('session.list'))).toHaveLength(3);
+    expect(inner.sessionCloses).toBe(1);
+    inner.calls.length = 0;
+    failing = false;
+    now += 599_999;
+    await expect(nft.list(['table', 'ip', 'ip-masq'])).resolves.toEqual(FROM_ONE_SHOT);
+    expect(inner.calls).toEqual(['list table ip ip-masq']);
+    inner.calls.length = 0;
+    now += 1;
+    await expect(nft.list(['table', 'ip', 'ip-masq'])).resolves.toEqual(FROM_SESSION);
+    expect(inner.calls).toEqual(['session.list table ip ip-masq']);
+  });
+
+  it('a success between failures starts the count over', async () => {
+    const inner = new StubBackend();
+    const answers = [false, false, true, false, false];
+    inner.sessionAnswer = async () => {
+      if (!(answers.shift() ?? true)) throw new Error('flaky');
+      return FROM_SESSION;
+    };
+    const nft = new SessionBackedNft(inner);
+    for (let i = 0; i < 5; i++) await nft.list(['table', 'ip', 'ip-masq']);
+    await nft.list(['table', 'ip', 'ip-masq']);
+    // Never three in a row: every listing went to the session first.
+    expect(inner.calls.filter((c) => c.startsWith('session.list'))).toHaveLength(6);
+    expect(inner.sessionCloses).toBe(0);
+  });
+
   it("the one-shot list's own error is the one reported", async () => {
     const inner = new StubBackend();
     inner.sessionAnswer = async () => {

@@ -8,16 +8,24 @@
  *
  * A listing the session cannot answer (nft died, timed out, printed something unexpected) is
  * asked again of a one-shot nft, whose errors are the classified ones (permission, missing
- * binary, no JSON).
+ * binary, no JSON). Three such failures in a row and the session is left alone for 10 min.
  */
 import type { NftBackend, NftEventHandlers, NftEventStream, NftProbe } from './backend.js';
 import type { NftListSession } from './session.js';
 import type { NftBatch, NftListing } from './types.js';
 
+const BYPASS_AFTER_FAILURES = 3;
+const BYPASS_MS = 600_000;
+
 export class SessionBackedNft implements NftBackend {
   private readonly session: NftListSession;
+  private failures = 0;
+  private bypassUntil = 0;
 
-  constructor(private readonly inner: NftBackend) {
+  constructor(
+    private readonly inner: NftBackend,
+    private readonly now: () => number = Date.now,
+  ) {
     this.session = inner.openSession();
   }
 
@@ -30,9 +38,19 @@ export class SessionBackedNft implements NftBackend {
   }
 
   async list(what: readonly string[]): Promise<NftListing | null> {
+    if (this.now() < this.bypassUntil) return this.inner.list(what);
     try {
-      return await this.session.list(what);
+      const listing = await this.session.list(what);
+      this.failures = 0;
+      return listing;
     } catch {
+      // An nft whose interactive mode does not work here would cost a failed child per listing
+      // on top of the one-shot: after a few failures in a row, one-shot only for a while.
+      if (++this.failures >= BYPASS_AFTER_FAILURES) {
+        this.failures = 0;
+        this.bypassUntil = this.now() + BYPASS_MS;
+        this.session.close();
+      }
       return this.inner.list(what);
     }
   }

@@ -28,6 +28,7 @@ const ERROR_MARKER = /^[ \t~]*\^[\^~ \t]*\n/m;
 /** stderr quiet for this long after an `Error:` without that marker settles it as failed. */
 const ERROR_SETTLE_MS = 20;
 const DEFAULT_IDLE_MS = 10_000;
+const PROMPT = /^(?:nft> )+/;
 /** What system users get as a home (/etc/passwd): nothing there to read, nowhere to write. */
 const NO_HOME = '/nonexistent';
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
@@ -133,7 +134,8 @@ export class NftSession implements NftListSession {
       if (this.stdout.length > MAX_REPLY_BYTES) this.broken('reply too large');
       return;
     }
-    const line = this.stdout.slice(0, nl);
+    // An nft built with GNU readline instead of libedit prints its prompt even to a pipe.
+    const line = this.stdout.slice(0, nl).replace(PROMPT, '');
     let listing: NftListing;
     try {
       const list = (JSON.parse(line) as { nftables?: unknown }).nftables;
