@@ -20,9 +20,6 @@ export interface RulesetWatchOptions {
   log: Logger;
   limiter: RepeatLimiter;
   trigger: (why: Trigger) => void;
-  /** Tuning for tests; defaults in nft/scoped-monitor.ts. */
-  pollMs?: number;
-  floodBytesPerS?: number;
 }
 
 export interface RulesetWatch {
@@ -34,8 +31,8 @@ export interface RulesetWatch {
 
 export function watchRuleset(o: RulesetWatchOptions): RulesetWatch {
   const { log, limiter, trigger } = o;
-  // One long-lived nft for the poll's listings, started at the first poll (a flood) and gone
-  // 10 s after the last one.
+  // The poll's listings go to a long-lived nft (nft/session.ts; the daemon's backend shares its
+  // one session with the passes), not to a new process twice a second.
   const session = o.client.openSession();
   const chains = new FlannelChainPoll(
     (what) => session.list(what),
@@ -88,8 +85,6 @@ export function watchRuleset(o: RulesetWatchOptions): RulesetWatch {
           log.warn({ error: why }, "cannot list flannel's chains; its re-adds wait for the resync");
       }
     },
-    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
-    ...(o.floodBytesPerS !== undefined ? { floodBytesPerS: o.floodBytesPerS } : {}),
     onFlood: ({ bytesInSecond, probeInMs }) => {
       const admitted = limiter.admit('monitor:flood');
       if (admitted)

@@ -17,9 +17,10 @@
  *     poll     hence when that stream floods (more than `floodBytesPerS`), it is stopped and
  *              `poll` runs every `pollMs` instead (the daemon lists the chains flannel's rules
  *              were deleted from through its long-lived nft session, ≈ 0.1 ms each). A probe
- *              restarts the stream after a backoff (30 s doubling to 10 min) to see whether the
- *              churn has calmed. A window opened more than 10 min after the last flood tries
- *              the stream first.
+ *              restarts the stream after a backoff (2 min doubling to 30 min: each probe decodes
+ *              one more burst, and the poll is nearly as quick) to see whether the churn has
+ *              calmed. A window opened more than 30 min after the last flood tries the stream
+ *              first.
  *   resync     the rest (rule and set-element edits inside our tables, a flannel re-add after a
  *              quiet window): the resync timer's full pass reads and repairs them.
  */
@@ -33,16 +34,18 @@ export const DEFAULT_RULE_WINDOW_MS = 120_000;
 /** ≈ 200 rule events a second: where the rule stream's cost passes ≈ 0.5 % of a core. */
 export const DEFAULT_FLOOD_BYTES_PER_S = 64 * 1024;
 /**
- * Four times a second: a listing through the daemon's nft session (session.ts) costs ≈ 0.1 ms
- * of nft and of Node, so a re-add is deleted within ≈ 0.3 s for ≈ 0.1 % of a core.
+ * Twice a second: a look through the daemon's nft session (session.ts) costs ≈ 0.2 ms of nft
+ * and, in the unit's `--lite-mode` node, ≈ 1 ms of Node, so ≈ 0.25 % of a core; a re-add is
+ * deleted within ≈ 0.6 s (flanneld itself looks every 5 s; the target is 1 s). Four looks a
+ * second measured ≈ 0.3 % more at 4,000 co-tenant rules/s.
  */
-export const DEFAULT_POLL_MS = 250;
+export const DEFAULT_POLL_MS = 500;
 /** A probe's stream overlaps the poll this long: nft needs a moment to subscribe. */
 const PROBE_OVERLAP_MS = 1000;
 /** A stream that ran this long before flooding counts as a calm spell: probes start over. */
 const CALM_SPELL_MS = 60_000;
 /** A window opened this long after the last flood starts with the stream, not the poll. */
-const FLOOD_MEMORY_MS = 600_000;
+export const FLOOD_MEMORY_MS = 1_800_000;
 
 export type MonitorScope = 'chains' | 'rules';
 /** How flannel's re-adds are watched right now. */
@@ -79,7 +82,7 @@ export interface ScopedMonitorOptions {
   onFlood?: (info: FloodInfo) => void;
   /** A probe's stream stayed calm: the poll is over. */
   onCalm?: () => void;
-  /** Probe delays (default 30 s doubling to 10 min). */
+  /** Probe delays (default 2 min doubling to 30 min). */
   probeBackoff?: Backoff;
   now?: () => number;
 }
@@ -103,7 +106,7 @@ export class ScopedMonitor {
 
   constructor(private readonly options: ScopedMonitorOptions) {
     this.chains = this.child('chains', ['chains']);
-    this.probes = options.probeBackoff ?? new Backoff({ initialMs: 30_000, maxMs: 600_000 });
+    this.probes = options.probeBackoff ?? new Backoff({ initialMs: 120_000, maxMs: 1_800_000 });
     this.now = options.now ?? Date.now;
   }
 
