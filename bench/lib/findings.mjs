@@ -38,7 +38,7 @@ export const FINDINGS = {
     'spot checks of `bench/daemon-latency.mjs` on this VM gave medians of 270–480 ms depending on the load from other jobs (load average in the header); ' +
     'Node\'s own start-up plus loading the 0.5 MiB bundle is most of it (`node -e ""` alone took 80–125 ms and `node dist/ip-masq.js --version` 125–160 ms in the same spot check; then a first `nft` probe, the first listing and the first transaction are a few process spawns of ≈ 5–10 ms each). `--lite-mode` gave 272 ms.',
   'b7-cpu-on':
-    "with flanneld re-adding its MASQUERADE rules every 5 s (ipMasq on) the daemon runs a deletion pass every 5 s, on top of the always-on `nft -j monitor chains` (≈ 0.9 % of a core per 4,000 rules/s: nft receives and discards every netlink message) and the poll of flannel's chains that replaces the flooded rule monitor (`bench/poll-cost.mjs`: ≈ 0.15–0.23 ms a look through the nft session, four looks a second). " +
+    "with flanneld re-adding its MASQUERADE rules every 5 s (ipMasq on) the daemon runs a deletion pass every 5 s, on top of the always-on `nft -j monitor chains` (≈ 0.9 % of a core per 4,000 rules/s: nft receives and discards every netlink message) and the poll of flannel's chains that replaces the flooded rule monitor (`bench/poll-cost.mjs`: ≈ 0.15–0.23 ms of nft and ≈ 1 ms of --lite-mode Node a look through the nft session, two looks a second). " +
     'A profile of the pass on this machine kind (strace of the daemon in poll mode, 02:00 UTC): two short-lived children per deletion pass (`nft -j -f -` for the deletion, `iptables-nft -S FLANNEL-POSTRTG` for the audit comment), every listing through the session, ≈ 20 ms of Node per pass (the pass, its audit line). ' +
     "What is left grows with flanneld's re-adds, not with the co-tenant: the fix is the one the daemon's warning names (flanneld without `--ip-masq`).",
   'b7-cpu-off':
@@ -46,5 +46,5 @@ export const FINDINGS = {
   'b7-heal':
     "the heal is one pass: a few listings through the nft session and one transaction, which waits for the kernel's commit mutex while the co-tenant commits 4,000 rules. Spot checks on this machine kind (02:00 UTC, load 1–2) gave p99 19–30 ms (n = 20); a p99 above 100 ms came with load averages above 10 from other jobs on this 2-vCPU VM. On a quiet node the same heal is B4.",
   'b7-readd':
-    "with the churn flooding the rule monitor, the daemon sees a re-add through the poll of flannel's chain (every 250 ms) and deletes it in one pass, so p99 ≈ 250 ms + a pass. The bench's observer is itself a `nft -j monitor rules` under the churn (≈ 14 % of a core) whose timestamps bunch, and with n = 30 the p99 is the single worst trial.",
+    "with the churn flooding the rule monitor, the daemon sees a re-add through the poll of flannel's chain (every 500 ms) and deletes it in one pass, so p99 ≈ 500 ms + a pass. The bench's observer is itself a `nft -j monitor rules` under the churn (≈ 14 % of a core) whose timestamps bunch, and with n = 30 the p99 is the single worst trial.",
 };
