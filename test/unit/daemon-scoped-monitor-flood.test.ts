@@ -111,6 +111,36 @@ describe('ScopedMonitor flood handling (in-memory streams, fake clock)', () => {
     return monitor;
   }
 
+  /** A poll that stays in flight until release(); remembers how many ever ran at once. */
+  function heldPoll(): {
+    poll: () => Promise<void>;
+    release: () => void;
+    maxInFlight: () => number;
+  } {
+    let inFlight = 0;
+    let max = 0;
+    let pending: (() => void) | null = null;
+    return {
+      poll: () => {
+        polls++;
+        inFlight++;
+        max = Math.max(max, inFlight);
+        return new Promise<void>((resolve) => {
+          pending = () => {
+            inFlight--;
+            resolve();
+          };
+        });
+      },
+      release: () => {
+        const done = pending;
+        pending = null;
+        done?.();
+      },
+      maxInFlight: () => max,
+    };
+  }
+
   /** A monitor with its window open and its first rule stream flooded at the current time. */
   async function flooded(overrides: Partial<ScopedMonitorOptions> = {}): Promise<ScopedMonitor> {
     const m = make(overrides);
@@ -185,57 +215,28 @@ describe('ScopedMonitor flood handling (in-memory streams, fake clock)', () => {
   });
 
   it('polls never overlap: a slow poll delays the next one', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    let release: (() => void) | null = null;
-    await flooded({
-      poll: () => {
-        polls++;
-        inFlight++;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        return new Promise<void>((resolve) => {
-          release = () => {
-            inFlight--;
-            resolve();
-          };
-        });
-      },
-    });
+    const held = heldPoll();
+    await flooded({ poll: held.poll });
     expect(polls).toBe(1);
     await vi.advanceTimersByTimeAsync(POLL_MS * 20);
     expect(polls).toBe(1);
 
-    release!();
+    held.release();
     await vi.advanceTimersByTimeAsync(POLL_MS - 1);
     expect(polls).toBe(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(polls).toBe(2);
     await vi.advanceTimersByTimeAsync(POLL_MS * 20);
     expect(polls).toBe(2);
-    release!();
+    held.release();
     await vi.advanceTimersByTimeAsync(POLL_MS);
     expect(polls).toBe(3);
-    expect(maxInFlight).toBe(1);
+    expect(held.maxInFlight()).toBe(1);
   });
 
   it('a window reopened while the last poll is in flight starts no second, overlapping poll', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    let release: (() => void) | null = null;
-    const m = await flooded({
-      ruleWindowMs: 3000,
-      poll: () => {
-        polls++;
-        inFlight++;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        return new Promise<void>((resolve) => {
-          release = () => {
-            inFlight--;
-            resolve();
-          };
-        });
-      },
-    });
+    const held = heldPoll();
+    const m = await flooded({ ruleWindowMs: 3000, poll: held.poll });
     await vi.advanceTimersByTimeAsync(3000);
     expect(m.watchingRules).toBe(false);
     expect(polls).toBe(1);
@@ -243,10 +244,10 @@ describe('ScopedMonitor flood handling (in-memory streams, fake clock)', () => {
     m.watchRules();
     expect(m.ruleWatch).toBe('poll');
     expect(polls).toBe(1);
-    release!();
+    held.release();
     await vi.advanceTimersByTimeAsync(POLL_MS);
     expect(polls).toBe(2);
-    expect(maxInFlight).toBe(1);
+    expect(held.maxInFlight()).toBe(1);
   });
 
   it('a window reopened after a poll that outlived the last one polls at once', async () => {
