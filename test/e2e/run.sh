@@ -175,6 +175,12 @@ save_journal() {
 table() { cx nft -s list table ip ip-masq 2>/dev/null; }   # -s: without counters, comparable
 # table_has STRING: our table is listed and contains STRING. A listing that fails for any
 # reason other than "no such table" (a dump interrupted by a concurrent change) is retried.
+# The daemon's nft session (nft/session.ts): a live `nft -j -i` in the container.
+session_up() {
+  cx sh -c 'for c in /proc/[0-9]*/cmdline; do tr "\0" " " <"$c"; echo; done' 2>/dev/null |
+    grep -qx '/usr/sbin/nft -j -i '
+}
+
 table_has() {
   local t i
   for i in 1 2 3; do
@@ -314,6 +320,9 @@ test_deb() {
   check "drift: systemctl start nftables (flush ruleset) -> table restored by the daemon" \
     sh -c "nsenter -t $LEADER -a systemctl start nftables && nsenter -t $LEADER -a nft list tables >/dev/null"
   check "drift: restored" eventually 5 table_has 198.51.100.0/24
+  # The heal's listings went to the daemon's nft session, which outlives a pass by 10 s; one
+  # that failed would have been closed at once (and bypassed after three failures).
+  check "drift: the heal's listings went to one long-lived nft -j -i (still up after it)" session_up
   test_watchdog
   cxq systemctl enable nftables
   # reboot: a real reboot starts with an empty kernel ruleset; our netns outlives the
