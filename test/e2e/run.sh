@@ -177,8 +177,9 @@ table() { cx nft -s list table ip ip-masq 2>/dev/null; }   # -s: without counter
 # reason other than "no such table" (a dump interrupted by a concurrent change) is retried.
 # The daemon's nft session (nft/session.ts): a live `nft -j -i` in the container.
 session_up() {
-  cx sh -c 'for c in /proc/[0-9]*/cmdline; do tr "\0" " " <"$c"; echo; done' 2>/dev/null |
-    grep -qx '/usr/sbin/nft -j -i '
+  local cmdlines # captured first: grep -q quitting early would SIGPIPE the writer (pipefail)
+  cmdlines=$(cx sh -c 'for c in /proc/[0-9]*/cmdline; do tr "\0" " " <"$c"; echo; done' 2>/dev/null)
+  grep -qx '/usr/sbin/nft -j -i ' <<<"$cmdlines"
 }
 
 table_has() {
