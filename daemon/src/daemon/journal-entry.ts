@@ -21,6 +21,7 @@ export const MESSAGE_IDS = {
   stopping: 'a76902ea46da451681495606a9152238',
   reload: '85d88b1cdd2748e9a42786d24d02c578',
   stopped: '2296b621fbe94323b6702f8557bfd00e',
+  'rule-watch': 'fa861d3108e8453396f701db1251dca5',
 } as const;
 export type JournalEvent = keyof typeof MESSAGE_IDS;
 
