@@ -27,7 +27,15 @@ describe.runIf(canUseNetns() && bundleBuilt())('daemon recovery', () => {
   beforeEach(async () => {
     sb = await DaemonSandbox.create('recov');
   });
-  afterEach(async () => {
+  afterEach(async (ctx) => {
+    // A failure here is a timing story: keep the daemon's side of it in the test output.
+    if (ctx.task.result?.state === 'fail' && daemon)
+      process.stderr.write(
+        `the daemon's last log lines:\n${daemon.lines
+          .slice(-40)
+          .map((l) => JSON.stringify(l))
+          .join('\n')}\n`,
+      );
     await daemon?.kill();
     daemon = null;
     await sb.dispose();
