@@ -10,7 +10,7 @@ import {
 } from '../flannel/match.js';
 import type { NftBackend } from '../nft/backend.js';
 import { CONCERN_NEEDLES, touchesOwnTables } from '../nft/monitor.js';
-import { ScopedMonitor, type RuleWatch } from '../nft/scoped-monitor.js';
+import { ScopedMonitor } from '../nft/scoped-monitor.js';
 import { FlannelChainPoll, type ChainRef } from './flannel-poll.js';
 import type { Logger, RepeatLimiter } from './log.js';
 import type { Trigger } from './loop.js';
@@ -25,7 +25,6 @@ export interface RulesetWatchOptions {
 export interface RulesetWatch {
   /** A pass deleted flannel rules from these chains: watch for flanneld's re-add. */
   flannelDeleted(where: readonly ChainRef[]): void;
-  readonly ruleWatch: RuleWatch;
   stop(): Promise<void>;
 }
 
@@ -114,9 +113,6 @@ export function watchRuleset(o: RulesetWatchOptions): RulesetWatch {
     flannelDeleted(where) {
       chains.note(where);
       monitor.watchRules();
-    },
-    get ruleWatch() {
-      return monitor.ruleWatch;
     },
     stop: async () => {
       await monitor.stop();
