@@ -177,21 +177,26 @@ async function main() {
   results.reloadSamples = reloads.map((x) => Math.round(x * 100) / 100);
 
   // 2. drift heal
-  const heals = [];
-  for (let i = 0; i < DRIFTS; i++) {
-    const gone = monitor.next(
-      (l) => l.startsWith('{"delete": {"table": {"family": "ip", "name": "ip-masq"'),
-      'table deleted',
-    );
-    const back = monitor.next(
-      (l) => l.startsWith('{"add": {"table": {"family": "ip", "name": "ip-masq"'),
-      'table re-added',
-    );
-    inNs('nft', 'delete', 'table', 'ip', 'ip-masq');
-    const tGone = await gone;
-    heals.push((await back) - tGone);
-    await sleep(150 + Math.random() * 100);
-  }
+  // `n` times: our table deleted by someone else → re-added, both instants from the monitor.
+  const healTrials = async (n) => {
+    const heals = [];
+    for (let i = 0; i < n; i++) {
+      const gone = monitor.next(
+        (l) => l.startsWith('{"delete": {"table": {"family": "ip", "name": "ip-masq"'),
+        'table deleted',
+      );
+      const back = monitor.next(
+        (l) => l.startsWith('{"add": {"table": {"family": "ip", "name": "ip-masq"'),
+        'table re-added',
+      );
+      inNs('nft', 'delete', 'table', 'ip', 'ip-masq');
+      const tGone = await gone;
+      heals.push((await back) - tGone);
+      await sleep(150 + Math.random() * 100);
+    }
+    return heals;
+  };
+  const heals = await healTrials(DRIFTS);
   results.driftHeal = stats(heals);
   results.driftHealSamples = heals.map((x) => Math.round(x * 100) / 100);
 
@@ -201,21 +206,7 @@ async function main() {
   mkdirSync(join(confDir, 'config.d'), { recursive: true });
   writeFileSync(hostile, Array.from({ length: 30_000 }, (_, i) => `key${i}: ${i}`).join('\n'));
   await daemon.next((l) => l.includes('"code":"CONFIG_INVALID"'), 'hostile drop-in rejected');
-  const hostileHeals = [];
-  for (let i = 0; i < HOSTILE_DRIFTS; i++) {
-    const gone = monitor.next(
-      (l) => l.startsWith('{"delete": {"table": {"family": "ip", "name": "ip-masq"'),
-      'table deleted',
-    );
-    const back = monitor.next(
-      (l) => l.startsWith('{"add": {"table": {"family": "ip", "name": "ip-masq"'),
-      'table re-added',
-    );
-    inNs('nft', 'delete', 'table', 'ip', 'ip-masq');
-    const tGone = await gone;
-    hostileHeals.push((await back) - tGone);
-    await sleep(150 + Math.random() * 100);
-  }
+  const hostileHeals = await healTrials(HOSTILE_DRIFTS);
   results.driftHealHostileDropIn = stats(hostileHeals);
   results.driftHealHostileDropInSamples = hostileHeals.map((x) => Math.round(x * 100) / 100);
   rmSync(hostile, { force: true });
